@@ -1,0 +1,68 @@
+# The two commands the README promises:
+#   make run    start the service on :8000 (creates .venv if needed)
+#   make test   every test and linter (what .ci/run calls)
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test venv tools lint test-py test-py312 check-cloudformation test-image lint-workflows \
+        bench bench-smoke lock diagram deploy-infra release clean
+
+run:
+	@bash scripts/bootstrap.sh run
+	exec $(BIN)/gunicorn -c gunicorn.conf.py
+
+test: venv tools lint check-cloudformation test-py test-py312 test-image bench-smoke
+	@echo "make test: every test and linter passed"
+
+venv:
+	@bash scripts/bootstrap.sh dev
+
+tools:
+	@bash scripts/bootstrap.sh tools
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/hadolint --failure-threshold warning Dockerfile
+	$(BIN)/shellcheck scripts/*.sh bench/*.sh .ci/run
+	bash scripts/lint-workflows.sh
+
+check-cloudformation: venv tools
+	bash scripts/check-cloudformation.sh
+
+test-py: venv
+	$(BIN)/pytest
+
+# The image runs Python 3.12: run the service's tests on it too when an interpreter can be found.
+test-py312:
+	bash scripts/test-other-python.sh 3.12
+
+test-image: venv
+	bash scripts/image-test.sh
+
+bench-smoke:
+	bash bench/run.sh --smoke
+
+bench:
+	bash bench/run.sh
+
+# Re-resolve the pinned versions after changing setup.cfg.
+lock:
+	uv pip compile --quiet --universal --python-version 3.11 setup.cfg --extra dev -o constraints.txt
+	uv pip compile --quiet --universal --python-version 3.11 setup.cfg --extra checkov -o .ci/constraints-checkov.txt
+	uv pip compile --quiet --universal --python-version 3.11 setup.cfg --extra taskcat -o .ci/constraints-taskcat.txt
+	uv pip compile --quiet --universal --python-version 3.11 setup.cfg --extra bench -c constraints.txt -o .ci/constraints-bench.txt
+
+diagram:
+	bash scripts/diagram.sh
+
+deploy-infra:
+	bash scripts/deploy-infra.sh
+
+release:
+	bash scripts/release.sh
+
+clean:
+	rm -rf .venv .venv-* .pytest_cache .ruff_cache bench/results taskcat_outputs
