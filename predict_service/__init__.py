@@ -1,0 +1,35 @@
+"""Predict API: a small scoring service. `create_app()` is the application factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from predict_service import api, errors, openapi, request_id
+from predict_service.jsonlog import configure_logging
+from predict_service.settings import load_settings
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. overrides (e.g. from tests) win over the environment; settings are validated
+    here, so a bad value stops start-up with a one-line SettingsError naming the variable."""
+    overrides = dict(overrides or {})
+    settings = load_settings(os.environ, overrides)
+    # Logging before the app exists, so Flask does not add its plain-text default handler.
+    configure_logging(settings["LOG_LEVEL"])
+
+    app = Flask(__name__)
+    app.config.update(settings)
+    app.config.update({k: v for k, v in overrides.items() if k not in settings})
+    # No redirects for "/health/" or "//health": a redirect would be an HTML page.
+    app.url_map.strict_slashes = False
+    app.url_map.merge_slashes = False
+
+    request_id.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(api.bp)
+    openapi.init_app(app)  # last: it documents the routes registered before it
+    return app

@@ -1,0 +1,62 @@
+"""Every error is an RFC 9457 problem+json body with the right status: no HTML, no traceback."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask, Response, current_app, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+from predict_service.request_id import current_request_id
+
+PROBLEM_MIMETYPE = "application/problem+json"
+# Headers of an HTTPException worth keeping on the JSON response (e.g. Allow on a 405).
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+class InputError(Exception):
+    """Request input that failed validation: 400 when it is malformed or unknown, 422 when
+    well-formed but unacceptable."""
+
+    def __init__(self, status: int, detail: str, errors: dict[str, list[str]]):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = errors
+
+
+def problem(status: int, detail: str, **extra: Any) -> Response:
+    body = {
+        "type": "about:blank",
+        "title": HTTP_STATUS_CODES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+        "request_id": current_request_id(),
+        **extra,
+    }
+    return Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        response = problem(error.code or 500, error.description or "")
+        for name, value in error.get_headers():
+            if name in _KEPT_HEADERS:
+                response.headers[name] = value
+        return response
+
+    @app.errorhandler(InputError)
+    def input_error(error: InputError) -> Response:
+        return problem(error.status, error.detail, errors=error.errors)
+
+    @app.errorhandler(Exception)
+    def unhandled_error(error: Exception) -> Response:
+        # The traceback goes to the log (with the request id); the client gets only the id to quote.
+        current_app.logger.exception("unhandled error")
+        return problem(
+            500, "The server failed to handle this request; quote the request_id when reporting it."
+        )

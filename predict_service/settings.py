@@ -1,0 +1,58 @@
+"""Settings read from the environment and validated once, at start-up.
+
+A marshmallow schema does the validation, so a bad value is reported the same way as bad request
+input: one line that names the variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class SettingsError(ValueError):
+    """An environment value the service cannot start with; the message is one line."""
+
+
+class SettingsSchema(Schema):
+    """Every setting the app reads, with its default (Gunicorn's own are in gunicorn.conf.py)."""
+
+    class Meta:
+        unknown = EXCLUDE  # the environment holds much more than our settings
+
+    PREDICT_SCORE = fields.Float(
+        load_default=0.75,
+        allow_nan=False,
+        validate=validate.Range(min=0, max=1),
+        metadata={"description": "The score GET /predict returns."},
+    )
+    LOG_LEVEL = fields.String(
+        load_default="INFO",
+        validate=validate.OneOf(LOG_LEVELS),
+        metadata={"description": "Lowest level of the app's log lines."},
+    )
+
+
+_SCHEMA = SettingsSchema()
+
+
+def load_settings(
+    environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Validated settings from environ, with overrides (e.g. from tests) taking precedence."""
+    data = {name: environ[name] for name in _SCHEMA.fields if name in environ}
+    data.update({k: v for k, v in (overrides or {}).items() if k in _SCHEMA.fields})
+    if isinstance(data.get("LOG_LEVEL"), str):
+        data["LOG_LEVEL"] = data["LOG_LEVEL"].upper()
+    try:
+        return _SCHEMA.load(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{name}={data.get(name)!r}: {' '.join(messages)}"
+            for name, messages in sorted(error.normalized_messages().items())
+        )
+        raise SettingsError(f"invalid setting {problems}") from None
