@@ -1,0 +1,94 @@
+"""ECR: is the tag there, and pushing a locally built image with docker, podman or buildah."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from release_tool.errors import ExitCode, ReleaseError
+from release_tool.output import Reporter
+
+BUILDERS = ("docker", "podman", "buildah")
+
+
+def repository_name(repository_uri: str) -> str:
+    """123.dkr.ecr.REGION.amazonaws.com/NAME -> NAME (names may contain slashes)."""
+    return repository_uri.split("/", 1)[1] if "/" in repository_uri else repository_uri
+
+
+def tag_exists(ecr: Any, repository: str, tag: str) -> bool:
+    try:
+        ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        if code == "ImageNotFoundException":
+            return False
+        if code == "RepositoryNotFoundException":
+            raise ReleaseError(
+                ExitCode.STACK_NOT_READY,
+                f"ECR repository {repository!r} (the stack's RepositoryUri) does not exist",
+            ) from None
+        raise
+    return True
+
+
+def require_tag(ecr: Any, repository: str, tag: str) -> None:
+    if not tag_exists(ecr, repository, tag):
+        raise ReleaseError(
+            ExitCode.IMAGE_NOT_FOUND,
+            f"image tag {tag} is not in ECR repository {repository}; "
+            "build and push it first (run without --no-build)",
+        )
+
+
+Runner = Callable[..., subprocess.CompletedProcess]
+
+
+def push(
+    ecr: Any,
+    builder: str,
+    local_image: str,
+    repository_uri: str,
+    tag: str,
+    reporter: Reporter,
+    run: Runner = subprocess.run,
+) -> None:
+    """Log the builder in to ECR (password on stdin, never on the command line), tag, push."""
+    if builder not in BUILDERS:
+        raise ReleaseError(ExitCode.USAGE, f"unknown builder {builder!r} (one of {BUILDERS})")
+    auth = ecr.get_authorization_token()["authorizationData"][0]
+    user, password = base64.b64decode(auth["authorizationToken"]).decode().split(":", 1)
+    registry = repository_uri.split("/", 1)[0]
+    remote = f"{repository_uri}:{tag}"
+    reporter.info(f"{builder} login {registry}")
+    _run(run, [builder, "login", "--username", user, "--password-stdin", registry], password)
+    reporter.info(f"{builder} tag {local_image} {remote}")
+    _run(run, [builder, "tag", local_image, remote])
+    reporter.info(f"{builder} push {remote}")
+    _run(run, [builder, "push", remote], show_output=True)
+
+
+def _run(run: Runner, argv: list[str], stdin: str | None = None, show_output: bool = False) -> None:
+    try:
+        result = run(
+            argv,
+            input=stdin,
+            text=True,
+            check=False,
+            stdout=None if show_output else subprocess.PIPE,
+            stderr=None if show_output else subprocess.STDOUT,
+        )
+    except OSError as error:
+        raise ReleaseError(
+            ExitCode.BUILD_OR_PUSH_FAILED, f"{argv[0]} {argv[1]} failed: {error}"
+        ) from None
+    if result.returncode != 0:
+        last = (result.stdout or "").strip().splitlines()[-1:] or ["see the output above"]
+        raise ReleaseError(
+            ExitCode.BUILD_OR_PUSH_FAILED,
+            f"{argv[0]} {argv[1]} failed (exit {result.returncode}): {last[0]}",
+        )

@@ -1,0 +1,194 @@
+"""The root CloudFormation stack: state checks, outputs, and the ImageTag-only change set."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError, WaiterError
+
+from release_tool.errors import ExitCode, ReleaseError
+
+IMAGE_TAG_PARAMETER = "ImageTag"
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+
+# States a release may start from: the last operation finished and the stack is usable.
+RELEASABLE = {
+    "CREATE_COMPLETE",
+    "UPDATE_COMPLETE",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "IMPORT_COMPLETE",
+    "IMPORT_ROLLBACK_COMPLETE",
+}
+# Final, unusable states and what the user has to do about each.
+BROKEN_ADVICE = {
+    "ROLLBACK_COMPLETE": "its creation failed; delete it and deploy the infrastructure again",
+    "ROLLBACK_FAILED": "its creation failed and could not be rolled back; delete it",
+    "CREATE_FAILED": "its creation failed; delete it and deploy the infrastructure again",
+    "DELETE_FAILED": "a deletion failed; finish deleting it",
+    "UPDATE_ROLLBACK_FAILED": (
+        "a rollback failed; run `aws cloudformation continue-update-rollback` first"
+    ),
+    "UPDATE_FAILED": "an update failed; inspect its events",
+    "REVIEW_IN_PROGRESS": "it was never created (only a change set exists); deploy the infra",
+}
+NO_CHANGES_MARKERS = ("didn't contain changes", "No updates are to be performed")
+
+
+def describe(cfn: Any, stack_name: str) -> dict:
+    """The stack, or STACK_NOT_READY when it does not exist."""
+    try:
+        return cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    except ClientError as error:
+        if "does not exist" in error.response.get("Error", {}).get("Message", ""):
+            raise ReleaseError(
+                ExitCode.STACK_NOT_READY,
+                f"stack {stack_name!r} not found in {cfn.meta.region_name}; "
+                "deploy the infrastructure first (scripts/deploy-infra.sh)",
+            ) from None
+        raise
+
+
+def require_releasable(stack: dict) -> None:
+    """Refuse busy or broken stacks with a message that says what to do."""
+    name, status = stack["StackName"], stack["StackStatus"]
+    if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+        raise ReleaseError(
+            ExitCode.STACK_BUSY,
+            f"stack {name!r} is busy ({status}); wait for that operation to finish, then retry",
+        )
+    if status not in RELEASABLE:
+        advice = BROKEN_ADVICE.get(status, "inspect its events")
+        raise ReleaseError(ExitCode.STACK_NOT_READY, f"stack {name!r} is in {status}: {advice}")
+    if IMAGE_TAG_PARAMETER not in parameters(stack):
+        raise ReleaseError(
+            ExitCode.STACK_NOT_READY,
+            f"stack {name!r} has no {IMAGE_TAG_PARAMETER} parameter; is it the root stack?",
+        )
+
+
+def outputs(stack: dict) -> dict[str, str]:
+    return {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs") or []}
+
+
+def parameters(stack: dict) -> dict[str, str]:
+    return {
+        item["ParameterKey"]: item.get("ParameterValue", "")
+        for item in stack.get("Parameters") or []
+    }
+
+
+def require_output(stack: dict, key: str) -> str:
+    value = outputs(stack).get(key)
+    if not value:
+        raise ReleaseError(
+            ExitCode.STACK_NOT_READY,
+            f"stack {stack['StackName']!r} has no output {key}; was the infrastructure deployed "
+            "from cloudformation/root.yaml?",
+        )
+    return value
+
+
+def release_parameters(stack: dict, tag: str) -> list[dict]:
+    """ImageTag gets the new value; every other parameter keeps its previous value."""
+    return [
+        {"ParameterKey": key, "ParameterValue": tag}
+        if key == IMAGE_TAG_PARAMETER
+        else {"ParameterKey": key, "UsePreviousValue": True}
+        for key in parameters(stack)
+    ]
+
+
+def change_set_name(tag: str, now: float | None = None) -> str:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    return f"release-{tag[:12]}-{stamp}"
+
+
+def create_change_set(cfn: Any, stack: dict, tag: str, name: str) -> str | None:
+    """Create the change set and wait for it; None when CloudFormation sees nothing to change.
+
+    The change_set_create_complete waiter fits here: creation takes seconds and has nothing to show.
+    """
+    try:
+        change_set_id = cfn.create_change_set(
+            StackName=stack["StackId"],
+            ChangeSetName=name,
+            ChangeSetType="UPDATE",
+            UsePreviousTemplate=True,
+            Parameters=release_parameters(stack, tag),
+            Capabilities=CAPABILITIES,
+            IncludeNestedStacks=True,
+            Description=f"release {tag} (scripts/release.sh)",
+        )["Id"]
+    except ClientError as error:
+        raise _busy_or(error, stack["StackName"], ExitCode.CHANGE_SET_FAILED) from None
+    try:
+        cfn.get_waiter("change_set_create_complete").wait(
+            ChangeSetName=change_set_id, WaiterConfig={"Delay": 3, "MaxAttempts": 100}
+        )
+    except WaiterError:
+        described = cfn.describe_change_set(ChangeSetName=change_set_id)
+        reason = described.get("StatusReason") or described.get("Status", "unknown")
+        if any(marker in reason for marker in NO_CHANGES_MARKERS):
+            delete_change_set(cfn, change_set_id)
+            return None
+        raise ReleaseError(
+            ExitCode.CHANGE_SET_FAILED, f"change set {name} failed: {reason}"
+        ) from None
+    return change_set_id
+
+
+def describe_changes(cfn: Any, change_set_id: str, stack: dict, tag: str) -> list[str]:
+    """Lines describing the change set: the parameter change, then resource changes (nested too)."""
+    described = cfn.describe_change_set(ChangeSetName=change_set_id)
+    previous = parameters(stack).get(IMAGE_TAG_PARAMETER) or '""'
+    kept = sorted(k for k in parameters(stack) if k != IMAGE_TAG_PARAMETER)
+    lines = [
+        f"change set {described['ChangeSetName']} ({described.get('Status')})",
+        f"parameter {IMAGE_TAG_PARAMETER}: {previous} -> {tag}",
+        f"kept at their previous values: {', '.join(kept) or '(none)'}",
+    ]
+    resource_lines = _resource_change_lines(cfn, described, depth=0)
+    lines.extend(resource_lines or ["(CloudFormation reported no resource changes)"])
+    return lines
+
+
+def _resource_change_lines(cfn: Any, described: dict, depth: int) -> list[str]:
+    lines = []
+    indent = "  " * depth
+    for change in described.get("Changes") or []:
+        resource = change.get("ResourceChange") or {}
+        replacement = resource.get("Replacement")
+        suffix = f" (replacement: {replacement})" if replacement else ""
+        lines.append(
+            f"{indent}{resource.get('Action', '?')} {resource.get('ResourceType', '?')} "
+            f"{resource.get('LogicalResourceId', '?')}{suffix}"
+        )
+        nested_id = resource.get("ChangeSetId")
+        if nested_id and depth < 3:
+            nested = cfn.describe_change_set(ChangeSetName=nested_id)
+            lines.extend(_resource_change_lines(cfn, nested, depth + 1))
+    return lines
+
+
+def delete_change_set(cfn: Any, change_set_id: str) -> None:
+    cfn.delete_change_set(ChangeSetName=change_set_id)
+
+
+def execute_change_set(cfn: Any, change_set_id: str, stack_name: str, token: str) -> None:
+    try:
+        cfn.execute_change_set(ChangeSetName=change_set_id, ClientRequestToken=token)
+    except ClientError as error:
+        raise _busy_or(error, stack_name, ExitCode.CHANGE_SET_FAILED) from None
+
+
+def _busy_or(error: ClientError, stack_name: str, code: ExitCode) -> ReleaseError:
+    """Someone else started an operation between our check and our call: say so clearly."""
+    err = error.response.get("Error", {})
+    message = err.get("Message", str(error))
+    if err.get("Code") == "InvalidChangeSetStatus" or "_IN_PROGRESS" in message:
+        return ReleaseError(
+            ExitCode.STACK_BUSY,
+            f"stack {stack_name!r} is busy: {message}; wait for it to finish, then retry",
+        )
+    return ReleaseError(code, f"{err.get('Code', 'error')}: {message}")
