@@ -1,0 +1,54 @@
+# Container image for the Predict API: Gunicorn serving predict_service, non-root, on :8000.
+#
+# Production builds use the official image, pinned to a patch release on Debian trixie (bump it on
+# purpose). scripts/image-test.sh substitutes a locally made Debian base through this argument,
+# because this machine cannot pull from Docker Hub.
+ARG PYTHON_IMAGE=python:3.12.15-slim-trixie
+
+# ---- build: resolve the runtime dependencies into a self-contained venv --------------------------
+FROM ${PYTHON_IMAGE} AS build
+
+# The venv has no pip/setuptools of its own (nothing to strip later): the base's pip installs into
+# it through --python. The same path in both stages keeps the venv's interpreter symlink valid.
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+RUN python -m venv --without-pip /opt/venv
+
+WORKDIR /src
+# Only what building the package needs (.dockerignore keeps everything else out of the context).
+COPY constraints.txt setup.cfg pyproject.toml README.md ./
+COPY predict_service/ predict_service/
+# Non-editable install of the package and its runtime requirements only (no extras: boto3, test
+# and lint tools never reach the image), at the versions pinned in constraints.txt.
+RUN python -m pip --python /opt/venv/bin/python install --no-cache-dir -c constraints.txt .
+
+# ---- runtime: the venv and the Gunicorn config, nothing else ------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+
+# Numeric uid/gid so orchestrators can verify "non-root" without reading /etc/passwd; a home dir
+# because some libraries expect one. --no-log-init avoids a huge sparse lastlog for a high uid.
+RUN groupadd --gid 10001 app \
+    && useradd --no-log-init --uid 10001 --gid 10001 \
+       --home-dir /home/app --create-home --shell /usr/sbin/nologin app
+
+# No .pyc writes at run time (the root filesystem is read-only; pip already compiled the venv) and
+# unbuffered output so log lines reach the log driver immediately.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+COPY gunicorn.conf.py ./
+
+USER 10001:10001
+EXPOSE 8000
+# Python instead of curl (not in the image). The probe never goes through a proxy and follows
+# PORT like gunicorn.conf.py does (default 8000); any error or non-2xx status exits 1.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request as r; r.build_opener(r.ProxyHandler({})).open('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8000'), timeout=2)"]
+# Gunicorn finishes in-flight requests on SIGTERM (within graceful_timeout) and exits 0.
+STOPSIGNAL SIGTERM
+# Exec form: Gunicorn is PID 1 and receives the stop signal itself. Every setting (bind, workers,
+# timeouts, worker_tmp_dir=/dev/shm, no control socket) lives in gunicorn.conf.py and the environment.
+CMD ["gunicorn", "--config", "gunicorn.conf.py"]
