@@ -51,7 +51,7 @@ bind = [f"0.0.0.0:{_env_int('PORT', 8000, minimum=1)}"]
 # gthread: the sync worker ignores keep-alive (so the ALB would reconnect constantly) and measured
 # slower; gevent had 4x the p99. Two processes match two vCPUs; 2 x cores + 1 only doubled memory.
 worker_class = _env_choice("GUNICORN_WORKER_CLASS", "gthread", ("gthread", "sync"))
-workers = _env_int("WEB_CONCURRENCY", 2, minimum=1)
+workers = _env_int("GUNICORN_WORKERS", 2, minimum=1)
 threads = _env_int("GUNICORN_THREADS", 4, minimum=1)
 
 # Longer than the ALB's 60 s idle timeout: the ALB must close idle connections first, or a request

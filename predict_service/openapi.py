@@ -98,9 +98,12 @@ def build_spec(app: Flask) -> dict[str, Any]:
         {
             "name": RESPONSE_HEADER,
             "required": False,
-            "description": "Your own id for the request (1-200 of A-Z a-z 0-9 . _ : ; = + / -); "
-            "otherwise the ALB's X-Amzn-Trace-Id or a generated one is used.",
-            "schema": {"type": "string", "maxLength": 200},
+            # No maxLength/pattern here on purpose: an id that does not fit is ignored (replaced),
+            # never rejected, so a proxy's odd header cannot make a request fail.
+            "description": "Your own id for the request: up to 200 of A-Z a-z 0-9 . _ : ; = + / - "
+            "(starting with a letter or digit). Otherwise the ALB's X-Amzn-Trace-Id is used if it "
+            "fits, else one is generated. Echoed in the response.",
+            "schema": {"type": "string"},
         },
     )
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):

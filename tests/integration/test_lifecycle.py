@@ -1,0 +1,79 @@
+"""How the process behaves when ECS stops it, when a worker dies, and when it is misconfigured."""
+
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+
+from tests.conftest import REPO_ROOT, VENV_BIN
+
+pytestmark = pytest.mark.integration
+
+SLOW_APP = "slow_app:create_slow_app()"
+GRACEFUL_TIMEOUT = 20  # gunicorn.conf.py's default
+
+
+def test_sigterm_lets_the_in_flight_request_finish(fresh_gunicorn):
+    server = fresh_gunicorn(SLOW_APP)
+    result = {}
+
+    def call():
+        result["response"] = requests.get(f"{server.base_url}/slow/2.0", timeout=30)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    time.sleep(0.7)  # the request is now inside the worker
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    caller.join(timeout=30)
+    exit_code = server.process.wait(timeout=GRACEFUL_TIMEOUT + 5)
+    elapsed = time.monotonic() - started
+
+    assert result["response"].status_code == 200
+    assert result["response"].json() == {"slept": 2.0}
+    assert exit_code == 0
+    assert elapsed < GRACEFUL_TIMEOUT
+    assert any(e["message"] == "Handling signal: term" for e in server.log_entries())
+
+
+def test_killed_worker_is_replaced_and_service_keeps_answering(fresh_gunicorn):
+    server = fresh_gunicorn()
+    before = server.wait_for_workers(2)
+    victim = min(before)
+    os.kill(victim, signal.SIGKILL)
+
+    after = server.wait_for_workers(2, exclude=victim)
+    assert victim not in after
+    for _ in range(10):
+        assert requests.get(f"{server.base_url}/predict", timeout=5).json() == {"score": 0.75}
+
+
+@pytest.mark.parametrize(
+    "env, variable",
+    [
+        ({"PREDICT_SCORE": "1.5"}, "PREDICT_SCORE"),
+        ({"PREDICT_SCORE": "high"}, "PREDICT_SCORE"),
+        ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
+        ({"GUNICORN_WORKERS": "zero"}, "GUNICORN_WORKERS"),
+        ({"GUNICORN_KEEPALIVE": "-1"}, "GUNICORN_KEEPALIVE"),
+        ({"GUNICORN_WORKER_CLASS": "eventlet"}, "GUNICORN_WORKER_CLASS"),
+    ],
+)
+def test_bad_setting_stops_start_up_with_one_line(env, variable):
+    completed = subprocess.run(
+        [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:0"],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert completed.returncode != 0
+    stderr_lines = completed.stderr.strip().splitlines()
+    assert len(stderr_lines) == 1, completed.stderr
+    assert variable in stderr_lines[0]
+    assert "Traceback" not in completed.stderr + completed.stdout

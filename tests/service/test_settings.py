@@ -1,0 +1,41 @@
+"""Settings from the environment: defaults, and a one-line error naming the variable."""
+
+import pytest
+
+from predict_service import create_app
+from predict_service.settings import SettingsError, load_settings
+
+
+def test_defaults():
+    assert load_settings({}) == {"PREDICT_SCORE": 0.75, "LOG_LEVEL": "INFO"}
+
+
+@pytest.mark.parametrize("raw, expected", [("0", 0.0), ("1", 1.0), ("0.3", 0.3), (" 0.9 ", 0.9)])
+def test_valid_scores(raw, expected):
+    assert load_settings({"PREDICT_SCORE": raw})["PREDICT_SCORE"] == expected
+
+
+@pytest.mark.parametrize("raw", ["abc", "", "1.01", "-0.1", "nan", "inf", "0,5"])
+def test_invalid_score_is_one_line_naming_the_variable(raw):
+    with pytest.raises(SettingsError) as excinfo:
+        load_settings({"PREDICT_SCORE": raw})
+    message = str(excinfo.value)
+    assert "PREDICT_SCORE" in message
+    assert repr(raw) in message
+    assert "\n" not in message
+
+
+def test_log_level_is_case_insensitive_and_checked():
+    assert load_settings({"LOG_LEVEL": "debug"})["LOG_LEVEL"] == "DEBUG"
+    with pytest.raises(SettingsError, match="LOG_LEVEL"):
+        load_settings({"LOG_LEVEL": "loud"})
+
+
+def test_app_factory_refuses_to_start_with_a_bad_value(monkeypatch):
+    monkeypatch.setenv("PREDICT_SCORE", "2")
+    with pytest.raises(SettingsError, match="PREDICT_SCORE"):
+        create_app()
+
+
+def test_unrelated_environment_is_ignored():
+    assert load_settings({"PATH": "/bin", "HOME": "/root"})["PREDICT_SCORE"] == 0.75
