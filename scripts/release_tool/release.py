@@ -147,11 +147,11 @@ def run(clients: Clients, options: Options, reporter: Reporter) -> ExitCode:
 
     reporter.step("executing the change set; stack events and the ECS rollout follow")
     baseline = newest_event_id(cfn, found["StackId"])
-    stack.execute_change_set(cfn, change_set_id, options.stack_name, f"release-{uuid.uuid4()}")
-    watcher = StackWatcher(cfn, found["StackId"], baseline)
     outputs = stack.outputs(found)
     rollout = RolloutWatcher(clients.ecs, outputs.get("ClusterName"), outputs.get("ServiceName"))
-    rollout.poll()  # remember the service events from before this release (not printed)
+    rollout.poll()  # the state before this release: only changes from here on are printed
+    stack.execute_change_set(cfn, change_set_id, options.stack_name, f"release-{uuid.uuid4()}")
+    watcher = StackWatcher(cfn, found["StackId"], baseline)
     wait_for_update(
         cfn, watcher, rollout, reporter, options.timeout, options.poll_interval, options.clock
     )

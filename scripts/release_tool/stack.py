@@ -111,7 +111,7 @@ def create_change_set(cfn: Any, stack: dict, tag: str, name: str) -> str | None:
     """
     try:
         change_set_id = cfn.create_change_set(
-            StackName=stack["StackId"],
+            StackName=stack["StackName"],
             ChangeSetName=name,
             ChangeSetType="UPDATE",
             UsePreviousTemplate=True,
