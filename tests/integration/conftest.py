@@ -26,7 +26,8 @@ class GunicornServer:
     env: dict[str, str] = field(default_factory=dict)
 
     def log_lines(self) -> list[str]:
-        return self.log_path.read_text().splitlines()
+        """Complete lines only: Gunicorn may be writing the last one while we read."""
+        return self.log_path.read_text().split("\n")[:-1]
 
     def log_entries(self) -> list[dict]:
         """Every stdout line, parsed: a plain-text line fails the test here."""
