@@ -6,14 +6,14 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test venv tools lint test-py test-py312 check-cloudformation test-image lint-workflows \
+.PHONY: run test venv tools lint test-py test-other-pythons check-cloudformation test-image lint-workflows \
         bench bench-smoke lock diagram deploy-infra release clean
 
 run:
 	@bash scripts/bootstrap.sh run
 	exec $(BIN)/gunicorn -c gunicorn.conf.py
 
-test: venv tools lint check-cloudformation test-py test-py312 test-image bench-smoke
+test: venv tools lint check-cloudformation test-py test-other-pythons test-image bench-smoke
 	@echo "make test: every test and linter passed"
 
 venv:
@@ -35,9 +35,11 @@ check-cloudformation: venv tools
 test-py: venv
 	$(BIN)/pytest
 
-# The image runs Python 3.12: run the service's tests on it too when an interpreter can be found.
-test-py312:
+# The image runs Python 3.12: the service's tests run on it too (and the unit tests on 3.13)
+# whenever such an interpreter can be found.
+test-other-pythons:
 	bash scripts/test-other-python.sh 3.12
+	bash scripts/test-other-python.sh 3.13 tests/service
 
 test-image: venv
 	bash scripts/image-test.sh
