@@ -11,7 +11,8 @@ FROM ${PYTHON_IMAGE} AS build
 # The venv has no pip/setuptools of its own (nothing to strip later): the base's pip installs into
 # it through --python. The same path in both stages keeps the venv's interpreter symlink valid.
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_NO_CACHE_DIR=1
+    PIP_NO_CACHE_DIR=1 \
+    PIP_ROOT_USER_ACTION=ignore
 RUN python -m venv --without-pip /opt/venv
 
 WORKDIR /src

@@ -25,11 +25,12 @@ secs_since() { awk -v a="$1" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 
 
 SCRIPT_START=$(now_ms)
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=$ROOT/.image-cache   # gitignored: the base tar, engine storage and state, logs
 cd "$ROOT"
 
-# ---- 1. root and tools -------------------------------------------------------------------------
-# Rootful on purpose: this host has no subuid ranges for rootless podman, and mmdebstrap, overlay
-# storage and runc all need real root here.
+# ---- root and tools -------------------------------------------------------------------------
+# Rootful on purpose: that is the recipe measured on these machines (FIELD-NOTES §1); mmdebstrap's
+# root mode and the overlay storage driver without fuse need real root.
 if [[ $(id -u) -ne 0 ]]; then
     die "must run as root (buildah/podman/mmdebstrap run rootful here); try: sudo bash scripts/image-test.sh"
 fi
@@ -39,13 +40,18 @@ for tool in podman buildah runc mmdebstrap curl python3; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if ((${#missing[@]})); then
+    mkdir -p "$CACHE"
     log "installing missing apt packages: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    t=$(now_ms)
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$CACHE/apt.log" 2>&1; then
+        cat "$CACHE/apt.log" >&2
+        die "apt-get could not install ${missing[*]}"
+    fi
+    log "installed in $(secs_since "$t") s"
 fi
 
 # ---- engine configuration: every byte of engine state under the gitignored .image-cache/ ----------
-CACHE=$ROOT/.image-cache
 mkdir -p "$CACHE/run" "$CACHE/storage" "$CACHE/tmp" "$CACHE/libpod-tmp"
 # The one file the engines write outside it is containers/image's blob-info cache, hardwired for
 # root to /var/lib/containers/cache (podman#15398); remove it at the end if this run created it.
@@ -87,7 +93,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# ---- 2. the Debian base, made once and cached ---------------------------------------------------
+# ---- the Debian base, made once and cached ---------------------------------------------------
 base_key=$(printf '%s|%s|minbase|nodoc' "$BASE_SUITE" "$BASE_PACKAGES" | sha256sum | cut -c1-12)
 BASE_TAR=$CACHE/base-$BASE_SUITE-$base_key.tar
 BASE_IMAGE=localhost/predict-python-base:$BASE_SUITE-$base_key
@@ -133,7 +139,7 @@ log "build took $(secs_since "$t") s"
 # Keep the storage from growing run after run: drop untagged images nobody used for 3 days.
 podman image prune --force --filter until=72h >/dev/null 2>&1 || true
 
-# ---- 4. sizes -----------------------------------------------------------------------------------
+# ---- sizes -----------------------------------------------------------------------------------
 image_bytes=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 base_bytes=$(podman image inspect --format '{{.Size}}' "$BASE_IMAGE")
 app_bytes=$((image_bytes - base_bytes))
@@ -173,7 +179,7 @@ print("\n".join(f"    {p}" for p in problems) or "    metadata ok: USER, EXPOSE,
 sys.exit(1 if problems else 0)
 PY
 
-# ---- 3. run it the way ECS will ------------------------------------------------------------------
+# ---- run it the way ECS will ------------------------------------------------------------------
 port_is_free() {
     python3 - "$1" <<'PY'
 import socket, sys
