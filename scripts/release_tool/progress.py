@@ -66,7 +66,11 @@ class StackWatcher:
 
     def poll(self) -> list[str]:
         new: list[tuple[datetime, str]] = []
-        for stack_id, label in list(self.stacks.items()):
+        polled: set[str] = set()
+        while todo := [stack_id for stack_id in self.stacks if stack_id not in polled]:
+            stack_id = todo[0]  # nested stacks found on the way are read in this same poll
+            polled.add(stack_id)
+            label = self.stacks[stack_id]
             for event in self._new_events(stack_id):
                 self.seen.add(event["EventId"])
                 self._discover_nested(event, stack_id)

@@ -36,13 +36,17 @@ def tag_exists(ecr: Any, repository: str, tag: str) -> bool:
     return True
 
 
+def missing_tag(repository: str, tag: str) -> ReleaseError:
+    return ReleaseError(
+        ExitCode.IMAGE_NOT_FOUND,
+        f"image tag {tag} is not in ECR repository {repository}; "
+        "build and push it first (run without --no-build)",
+    )
+
+
 def require_tag(ecr: Any, repository: str, tag: str) -> None:
     if not tag_exists(ecr, repository, tag):
-        raise ReleaseError(
-            ExitCode.IMAGE_NOT_FOUND,
-            f"image tag {tag} is not in ECR repository {repository}; "
-            "build and push it first (run without --no-build)",
-        )
+        raise missing_tag(repository, tag)
 
 
 Runner = Callable[..., subprocess.CompletedProcess]

@@ -114,8 +114,9 @@ def run(clients: Clients, options: Options, reporter: Reporter) -> ExitCode:
             reporter,
         )
         registry.require_tag(clients.ecr, repository, options.tag)
+    elif not already_pushed:
+        raise registry.missing_tag(repository, options.tag)
     else:
-        registry.require_tag(clients.ecr, repository, options.tag)
         reporter.info(f"tag {options.tag} found in ECR")
 
     if stack.parameters(found)[stack.IMAGE_TAG_PARAMETER] == options.tag:

@@ -1,0 +1,485 @@
+"""Failures moto cannot produce (a rolled-back update, the ECS circuit breaker, a timeout, a busy
+stack), replayed with botocore's Stubber: real clients, canned AWS answers, no network."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from release_tool import cli, stack
+from release_tool.errors import ExitCode, ReleaseError
+from release_tool.output import Reporter
+from release_tool.progress import Clock, RolloutWatcher, StackWatcher, wait_for_update
+
+REGION = "us-east-1"
+ROOT_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/predict-api/1111"
+NESTED_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/predict-api-ServiceStack-X/2222"
+SERVICE_ARN = "arn:aws:ecs:us-east-1:123456789012:service/predict-api/predict-api"
+REPO = "123456789012.dkr.ecr.us-east-1.amazonaws.com/predict-api"
+OLD, NEW = "a" * 40, "b" * 40
+TASK_DEFINITION_ARN = "arn:aws:ecs:us-east-1:123456789012:task-definition/predict-api"
+T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
+
+
+def client(name: str):
+    credentials = {"aws_access_key_id": "stub", "aws_secret_access_key": "stub"}  # never sent
+    return boto3.client(name, region_name=REGION, **credentials)
+
+
+def event(event_id, seconds, logical, status, *, kind="AWS::CloudFormation::Stack", **extra):
+    stack_id = extra.pop("stack_id", ROOT_ID)
+    found = {
+        "StackId": stack_id,
+        "StackName": stack_id.split("/")[1],
+        "EventId": event_id,
+        "LogicalResourceId": logical,
+        "ResourceType": kind,
+        "ResourceStatus": status,
+        "Timestamp": T0 + timedelta(seconds=seconds),
+    }
+    if "reason" in extra:
+        found["ResourceStatusReason"] = extra["reason"]
+    if "physical" in extra:
+        found["PhysicalResourceId"] = extra["physical"]
+    return found
+
+
+def stack_status(status: str) -> dict:
+    return {
+        "Stacks": [
+            {
+                "StackId": ROOT_ID,
+                "StackName": "predict-api",
+                "StackStatus": status,
+                "CreationTime": T0,
+                "Parameters": [
+                    {"ParameterKey": "ImageTag", "ParameterValue": OLD},
+                    {"ParameterKey": "ArtifactsBucketName", "ParameterValue": "artifacts"},
+                ],
+                "Outputs": [
+                    {"OutputKey": "RepositoryUri", "OutputValue": REPO},
+                    {"OutputKey": "RepositoryName", "OutputValue": "predict-api"},
+                    {"OutputKey": "ClusterName", "OutputValue": "predict-api"},
+                    {"OutputKey": "ServiceName", "OutputValue": "predict-api"},
+                    {"OutputKey": "ServiceUrl", "OutputValue": "http://127.0.0.1:9"},
+                ],
+            }
+        ]
+    }
+
+
+def deployment(status, revision, rollout, running, pending, failed=0, reason=None) -> dict:
+    found = {
+        "id": f"ecs-svc/{revision}",
+        "status": status,
+        "taskDefinition": f"{TASK_DEFINITION_ARN}:{revision}",
+        "desiredCount": 2,
+        "runningCount": running,
+        "pendingCount": pending,
+        "failedTasks": failed,
+        "rolloutState": rollout,
+    }
+    if reason:
+        found["rolloutStateReason"] = reason
+    return found
+
+
+def services(*deployments, events=()) -> dict:
+    return {
+        "services": [
+            {
+                "serviceName": "predict-api",
+                "serviceArn": SERVICE_ARN,
+                "status": "ACTIVE",
+                "deployments": list(deployments),
+                "events": [
+                    {"id": event_id, "createdAt": T0, "message": message}
+                    for event_id, message in events
+                ],
+            }
+        ],
+        "failures": [],
+    }
+
+
+class FakeClock(Clock):
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+        super().__init__(monotonic=lambda: self.now, sleep=self._sleep)
+
+    def _sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def root_events(*events) -> tuple[str, dict, dict]:
+    return ("describe_stack_events", {"StackEvents": list(events)}, {"StackName": ROOT_ID})
+
+
+def nested_events(*events) -> tuple[str, dict, dict]:
+    return ("describe_stack_events", {"StackEvents": list(events)}, {"StackName": NESTED_ID})
+
+
+def describe(status: str) -> tuple[str, dict, dict]:
+    return ("describe_stacks", stack_status(status), {"StackName": ROOT_ID})
+
+
+BASELINE = event("e0", -600, "predict-api", "UPDATE_COMPLETE", physical=ROOT_ID)
+
+
+def test_a_rolled_back_update_prints_the_failing_events_and_exits_9(capsys):
+    cfn = client("cloudformation")
+    failed = event(
+        "e2",
+        40,
+        "TaskDefinition",
+        "UPDATE_FAILED",
+        kind="AWS::ECS::TaskDefinition",
+        reason="Resource handler returned message: Invalid request provided: Create TaskDefinition",
+    )
+    with Stubber(cfn) as stub:
+        for method, response, params in [
+            describe("UPDATE_IN_PROGRESS"),
+            root_events(event("e1", 1, "predict-api", "UPDATE_IN_PROGRESS"), BASELINE),
+            describe("UPDATE_ROLLBACK_COMPLETE"),
+            root_events(
+                event("e3", 90, "predict-api", "UPDATE_ROLLBACK_COMPLETE"),
+                failed,
+                event("e1", 1, "predict-api", "UPDATE_IN_PROGRESS"),
+            ),
+        ]:
+            stub.add_response(method, response, params)
+        clock = FakeClock()
+        with pytest.raises(ReleaseError) as raised:
+            wait_for_update(
+                cfn,
+                StackWatcher(cfn, ROOT_ID, "e0"),
+                RolloutWatcher(ecs=None),
+                Reporter(),
+                timeout=600,
+                poll_interval=5,
+                clock=clock,
+            )
+        stub.assert_no_pending_responses()
+    error = raised.value
+    assert error.code == ExitCode.STACK_ROLLED_BACK == 9
+    assert error.message == (
+        "stack update failed and ended in UPDATE_ROLLBACK_COMPLETE; "
+        "the previous image keeps serving"
+    )
+    assert len(error.details) == 1
+    assert error.details[0].startswith("failed: 12:00:40 UPDATE_FAILED")
+    assert error.details[0].endswith(
+        "TaskDefinition: Resource handler returned message: "
+        "Invalid request provided: Create TaskDefinition"
+    )
+    out = capsys.readouterr().out.splitlines()  # events shown as they happened, oldest first
+    assert [line.split()[1] for line in out] == [
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_FAILED",
+        "UPDATE_ROLLBACK_COMPLETE",
+    ]
+    assert clock.sleeps == [5]
+
+
+def test_the_circuit_breaker_is_reported_with_nested_events_and_exits_10(capsys):
+    cfn, ecs = client("cloudformation"), client("ecs")
+    breaker = "ECS deployment circuit breaker: tasks failed to start."
+    with Stubber(cfn) as cfn_stub, Stubber(ecs) as ecs_stub:
+        for method, response, params in [
+            describe("UPDATE_IN_PROGRESS"),
+            root_events(
+                event("r2", 2, "ServiceStack", "UPDATE_IN_PROGRESS", physical=NESTED_ID),
+                event("r1", 1, "predict-api", "UPDATE_IN_PROGRESS"),
+                BASELINE,
+            ),
+            nested_events(
+                event(
+                    "n2",
+                    5,
+                    "Service",
+                    "UPDATE_IN_PROGRESS",
+                    kind="AWS::ECS::Service",
+                    physical=SERVICE_ARN,
+                    stack_id=NESTED_ID,
+                ),
+                event("n1", -900, "Service", "UPDATE_COMPLETE", stack_id=NESTED_ID),  # older
+            ),
+            describe("UPDATE_ROLLBACK_IN_PROGRESS"),
+            root_events(
+                event(
+                    "r3",
+                    300,
+                    "ServiceStack",
+                    "UPDATE_FAILED",
+                    reason="Embedded stack was not successfully updated",
+                ),
+            ),
+            nested_events(
+                event(
+                    "n3",
+                    299,
+                    "Service",
+                    "UPDATE_FAILED",
+                    kind="AWS::ECS::Service",
+                    reason="Error occurred during operation 'ECS Deployment Circuit Breaker was "
+                    "triggered'.",
+                    stack_id=NESTED_ID,
+                ),
+            ),
+            describe("UPDATE_ROLLBACK_COMPLETE"),
+            root_events(event("r4", 400, "predict-api", "UPDATE_ROLLBACK_COMPLETE")),
+            nested_events(),
+        ]:
+            cfn_stub.add_response(method, response, params)
+        service_params = {"cluster": "predict-api", "services": ["predict-api"]}
+        for response in [
+            services(
+                deployment("PRIMARY", 7, "IN_PROGRESS", 0, 2, failed=2),
+                deployment("ACTIVE", 6, "COMPLETED", 2, 0),
+                events=[("s1", "(service predict-api) has started 2 tasks")],
+            ),
+            services(
+                deployment("PRIMARY", 6, "IN_PROGRESS", 2, 0),
+                deployment("ACTIVE", 7, "FAILED", 0, 0, failed=4, reason=breaker),
+                events=[
+                    ("s2", "(service predict-api) rolling back to deployment ecs-svc/6"),
+                    ("s1", "(service predict-api) has started 2 tasks"),
+                ],
+            ),
+            services(deployment("PRIMARY", 6, "COMPLETED", 2, 0)),
+        ]:
+            ecs_stub.add_response("describe_services", response, service_params)
+        with pytest.raises(ReleaseError) as raised:
+            wait_for_update(
+                cfn,
+                StackWatcher(cfn, ROOT_ID, "e0"),
+                RolloutWatcher(ecs=ecs),
+                Reporter(),
+                timeout=600,
+                poll_interval=5,
+                clock=FakeClock(),
+            )
+        cfn_stub.assert_no_pending_responses()
+        ecs_stub.assert_no_pending_responses()
+    error = raised.value
+    assert error.code == ExitCode.CIRCUIT_BREAKER == 10
+    assert error.message == (
+        f"ECS deployment failed ({breaker}); stack ended in UPDATE_ROLLBACK_COMPLETE"
+    )
+    assert error.details[-1] == f"ecs rollout: {breaker}"
+    assert any("ServiceStack/Service: Error occurred" in line for line in error.details)
+    out = capsys.readouterr().out
+    assert "ServiceStack/Service" in out  # nested stack events are followed and labelled
+    assert "12:00:05 UPDATE_IN_PROGRESS" in out
+    assert "ecs PRIMARY predict-api:7 IN_PROGRESS: running 0 pending 2 desired 2 failed 2" in out
+    assert "ecs ACTIVE predict-api:7 FAILED: running 0 pending 0 desired 2 failed 4" in out
+    assert "ecs event: (service predict-api) rolling back to deployment ecs-svc/6" in out
+    assert "has started 2 tasks" not in out  # service history from before the release
+    assert "-900" not in out and "11:45:00" not in out  # nested events older than the release
+
+
+def test_a_stuck_update_times_out_with_exit_11():
+    cfn = client("cloudformation")
+    clock = FakeClock()
+    with Stubber(cfn) as stub:
+        stub.add_response(*describe("UPDATE_IN_PROGRESS"))
+        stub.add_response(*root_events(event("e1", 1, "predict-api", "UPDATE_IN_PROGRESS")))
+        for _ in range(3):
+            stub.add_response(*describe("UPDATE_IN_PROGRESS"))
+            stub.add_response(*root_events(event("e1", 1, "predict-api", "UPDATE_IN_PROGRESS")))
+        with pytest.raises(ReleaseError) as raised:
+            wait_for_update(
+                cfn,
+                StackWatcher(cfn, ROOT_ID, "e0"),
+                RolloutWatcher(ecs=None),
+                Reporter(),
+                timeout=30,
+                poll_interval=10,
+                clock=clock,
+            )
+        stub.assert_no_pending_responses()
+    assert raised.value.code == ExitCode.TIMEOUT == 11
+    assert raised.value.message.startswith(
+        "stack still UPDATE_IN_PROGRESS after 30 s; CloudFormation carries on"
+    )
+    assert clock.sleeps == [10, 10, 10]
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message"),
+    [
+        (
+            "UPDATE_IN_PROGRESS",
+            ExitCode.STACK_BUSY,
+            "stack 'predict-api' is busy (UPDATE_IN_PROGRESS); wait for that operation to finish,"
+            " then retry",
+        ),
+        (
+            "UPDATE_ROLLBACK_IN_PROGRESS",
+            ExitCode.STACK_BUSY,
+            "stack 'predict-api' is busy (UPDATE_ROLLBACK_IN_PROGRESS); wait for that operation to"
+            " finish, then retry",
+        ),
+        (
+            "UPDATE_ROLLBACK_FAILED",
+            ExitCode.STACK_NOT_READY,
+            "stack 'predict-api' is in UPDATE_ROLLBACK_FAILED: a rollback failed; run "
+            "`aws cloudformation continue-update-rollback` first",
+        ),
+        (
+            "ROLLBACK_COMPLETE",
+            ExitCode.STACK_NOT_READY,
+            "stack 'predict-api' is in ROLLBACK_COMPLETE: its creation failed; delete it and "
+            "deploy the infrastructure again",
+        ),
+    ],
+)
+def test_a_busy_or_broken_stack_is_refused_in_one_line(status, code, message, capsys):
+    cfn, sts = client("cloudformation"), client("sts")
+    with Stubber(cfn) as cfn_stub, Stubber(sts) as sts_stub:
+        sts_stub.add_response(
+            "get_caller_identity",
+            {"Account": "123456789012", "Arn": "arn:aws:iam::123456789012:role/deploy"},
+        )
+        cfn_stub.add_response("describe_stacks", stack_status(status), {"StackName": "predict-api"})
+        session = FakeSession(cloudformation=cfn, sts=sts)
+        code_seen = cli.main(["deploy", "--tag", NEW, "--region", REGION], session=session)
+    assert code_seen == code
+    assert capsys.readouterr().err.splitlines() == [f"release: error: {message}"]
+
+
+def test_another_update_starting_before_ours_is_reported_as_busy():
+    cfn = client("cloudformation")
+    with Stubber(cfn) as stub:
+        stub.add_client_error(
+            "execute_change_set",
+            service_error_code="ValidationError",
+            service_message=f"Stack:{ROOT_ID} is in UPDATE_IN_PROGRESS state and can not be "
+            "updated.",
+        )
+        with pytest.raises(ReleaseError) as raised:
+            stack.execute_change_set(cfn, "arn:cs", "predict-api", "token")
+    assert raised.value.code == ExitCode.STACK_BUSY
+    assert raised.value.message.startswith("stack 'predict-api' is busy: Stack:")
+
+
+def test_a_failed_change_set_exits_8_and_an_empty_one_is_no_change():
+    cfn = client("cloudformation")
+    found = stack_status("UPDATE_COMPLETE")["Stacks"][0]
+    failed = {
+        "ChangeSetName": "release-x",
+        "Status": "FAILED",
+        "StatusReason": "Parameter 'ImageTag' must match pattern ^([0-9a-f]{7,40})?$",
+        "ExecutionStatus": "UNAVAILABLE",
+    }
+    empty = {**failed, "StatusReason": "The submitted information didn't contain changes."}
+    with Stubber(cfn) as stub:
+        for reply in (failed, empty):
+            stub.add_response("create_change_set", {"Id": "arn:cs", "StackId": ROOT_ID}, None)
+            stub.add_response("describe_change_set", reply, {"ChangeSetName": "arn:cs"})  # waiter
+            stub.add_response("describe_change_set", reply, {"ChangeSetName": "arn:cs"})
+        stub.add_response("delete_change_set", {}, {"ChangeSetName": "arn:cs"})
+        with pytest.raises(ReleaseError) as raised:
+            stack.create_change_set(cfn, found, NEW, "release-x")
+        assert stack.create_change_set(cfn, found, NEW, "release-x") is None
+        stub.assert_no_pending_responses()
+    assert raised.value.code == ExitCode.CHANGE_SET_FAILED
+    assert raised.value.message == (
+        "change set release-x failed: Parameter 'ImageTag' must match pattern ^([0-9a-f]{7,40})?$"
+    )
+
+
+class FakeSession:
+    """What cli.main needs from a boto3 Session: clients (here: stubbed ones)."""
+
+    def __init__(self, **clients) -> None:
+        self.clients = clients
+
+    def client(self, name: str, region_name: str | None = None):
+        return self.clients.get(name) or client(name)
+
+
+def test_the_command_line_exits_9_after_a_rollback_and_prints_why(monkeypatch, capsys):
+    """The whole deploy command, every AWS answer canned: the exit code and stderr a user sees."""
+    monkeypatch.setenv("RELEASE_POLL_SECONDS", "0")
+    cfn, ecr, ecs, sts = (client(n) for n in ("cloudformation", "ecr", "ecs", "sts"))
+    change_set = {"ChangeSetName": "release-b", "Status": "CREATE_COMPLETE", "Changes": []}
+    change_set["Changes"] = [
+        {
+            "Type": "Resource",
+            "ResourceChange": {
+                "Action": "Modify",
+                "LogicalResourceId": "ServiceStack",
+                "ResourceType": "AWS::CloudFormation::Stack",
+            },
+        }
+    ]
+    reason = "Resource handler returned message: 'CannotPullContainerError'"
+    stubs = [Stubber(c) for c in (cfn, ecr, ecs, sts)]
+    cfn_stub, ecr_stub, ecs_stub, sts_stub = stubs
+    sts_stub.add_response("get_caller_identity", {"Account": "1", "Arn": "arn:aws:iam::1:role/d"})
+    cfn_stub.add_response("describe_stacks", stack_status("UPDATE_COMPLETE"), None)
+    ecr_stub.add_response(
+        "describe_images",
+        {"imageDetails": [{"imageTags": [NEW]}]},
+        {"repositoryName": "predict-api", "imageIds": [{"imageTag": NEW}]},
+    )
+    cfn_stub.add_response("create_change_set", {"Id": "arn:cs", "StackId": ROOT_ID}, ANY_PARAMS)
+    cfn_stub.add_response("describe_change_set", change_set, {"ChangeSetName": "arn:cs"})
+    cfn_stub.add_response("describe_change_set", change_set, {"ChangeSetName": "arn:cs"})
+    cfn_stub.add_response("describe_stack_events", {"StackEvents": [BASELINE]}, None)
+    ecs_stub.add_response(
+        "describe_services", services(deployment("PRIMARY", 6, "COMPLETED", 2, 0))
+    )
+    cfn_stub.add_response(
+        "execute_change_set", {}, {"ChangeSetName": "arn:cs", "ClientRequestToken": ANY}
+    )
+    cfn_stub.add_response(*describe("UPDATE_ROLLBACK_COMPLETE"))
+    cfn_stub.add_response(
+        *root_events(
+            event("e3", 90, "predict-api", "UPDATE_ROLLBACK_COMPLETE"),
+            event("e2", 60, "ServiceStack", "UPDATE_FAILED", reason=reason),
+            event("e1", 1, "predict-api", "UPDATE_IN_PROGRESS"),
+            BASELINE,
+        )
+    )
+    ecs_stub.add_response(
+        "describe_services", services(deployment("PRIMARY", 6, "COMPLETED", 2, 0))
+    )
+    for stub in stubs:
+        stub.activate()
+    session = FakeSession(cloudformation=cfn, ecr=ecr, ecs=ecs, sts=sts)
+
+    code = cli.main(["deploy", "--tag", NEW, "--region", REGION], session=session)
+
+    for stub in stubs:
+        stub.assert_no_pending_responses()
+        stub.deactivate()
+    assert code == 9
+    captured = capsys.readouterr()
+    assert [" ".join(line.split()) for line in captured.err.splitlines()] == [
+        f"failed: 12:01:00 UPDATE_FAILED AWS::CloudFormation::Stack ServiceStack: {reason}",
+        "release: error: stack update failed and ended in UPDATE_ROLLBACK_COMPLETE; "
+        "the previous image keeps serving",
+    ]
+    assert "Traceback" not in captured.out + captured.err
+    assert "Modify AWS::CloudFormation::Stack ServiceStack" in captured.out
+
+
+ANY_PARAMS = {
+    "StackName": "predict-api",
+    "ChangeSetName": ANY,
+    "ChangeSetType": "UPDATE",
+    "UsePreviousTemplate": True,
+    "Parameters": [
+        {"ParameterKey": "ImageTag", "ParameterValue": NEW},
+        {"ParameterKey": "ArtifactsBucketName", "UsePreviousValue": True},
+    ],
+    "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+    "IncludeNestedStacks": True,
+    "Description": f"release {NEW} (scripts/release.sh)",
+}
