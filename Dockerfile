@@ -42,6 +42,12 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY gunicorn.conf.py ./
 
+# Which commit an image in the registry came from (the release passes --build-arg VCS_REF=<sha>).
+# Declared this late so a new commit does not invalidate the cached layers above.
+ARG VCS_REF=unknown
+LABEL org.opencontainers.image.title="predict-api" \
+      org.opencontainers.image.revision="${VCS_REF}"
+
 USER 10001:10001
 EXPOSE 8000
 # Python instead of curl (not in the image). The probe never goes through a proxy and follows

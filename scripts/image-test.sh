@@ -123,6 +123,7 @@ build_args=(
     --isolation chroot             # RUN steps work without an OCI runtime inside the builder
     --format docker                # the OCI format drops HEALTHCHECK
     --build-arg "PYTHON_IMAGE=$BASE_IMAGE"
+    --build-arg "VCS_REF=$(git rev-parse HEAD 2>/dev/null || echo unknown)"
     --tag "$IMAGE"
 )
 # pip inside RUN must trust the proxy's re-signing CA: mount the host bundle for the build only.
