@@ -51,7 +51,8 @@ LABEL org.opencontainers.image.title="predict-api" \
 USER 10001:10001
 EXPOSE 8000
 # Python instead of curl (not in the image). The probe never goes through a proxy and follows
-# PORT like gunicorn.conf.py does (default 8000); any error or non-2xx status exits 1.
+# PORT like gunicorn.conf.py does (default 8000); a refused connection, a timeout or an HTTP error
+# status raises, so python exits 1.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as r; r.build_opener(r.ProxyHandler({})).open('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8000'), timeout=2)"]
 # Gunicorn finishes in-flight requests on SIGTERM (within graceful_timeout) and exits 0.
