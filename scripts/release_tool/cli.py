@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None, session: object | None = None) -> int:
 
     reporter = Reporter()
     try:
-        clients = release.Clients.from_session(session or boto3.session.Session(), args.region)
+        region = args.region or os.environ.get("AWS_REGION")  # botocore reads AWS_DEFAULT_REGION
+        clients = release.Clients.from_session(session or boto3.session.Session(), region)
         if args.command == "preflight":
             release.preflight(clients, args.stack, reporter)
             return ExitCode.OK

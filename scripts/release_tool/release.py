@@ -75,9 +75,11 @@ def check_credentials(clients: Clients, reporter: Reporter) -> None:
     reporter.info(f"AWS account {identity['Account']} as {identity['Arn']}")
 
 
-def preflight(clients: Clients, stack_name: str, reporter: Reporter) -> dict:
+def preflight(
+    clients: Clients, stack_name: str, reporter: Reporter, title: str = "checking"
+) -> dict:
     """Everything that can be checked before a (slow) image build."""
-    reporter.step(f"checking AWS credentials and stack {stack_name}")
+    reporter.step(f"{title} AWS credentials and stack {stack_name}")
     check_credentials(clients, reporter)
     found = stack.describe(clients.cloudformation, stack_name)
     stack.require_releasable(found)
@@ -89,7 +91,8 @@ def preflight(clients: Clients, stack_name: str, reporter: Reporter) -> dict:
 
 
 def run(clients: Clients, options: Options, reporter: Reporter) -> ExitCode:
-    found = preflight(clients, options.stack_name, reporter)
+    # Again, even after `release.sh` ran `preflight`: the build took minutes; things change.
+    found = preflight(clients, options.stack_name, reporter, title="(re)checking")
     repository_uri = stack.require_output(found, "RepositoryUri")
     repository = stack.outputs(found).get("RepositoryName") or registry.repository_name(
         repository_uri
