@@ -1,0 +1,133 @@
+"""CloudFormation test helpers: load templates as plain data, render them with cloud-radar."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cfnlint.decode import decode_str
+from cloud_radar.cf.unit import Template, functions
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CFN_DIR = REPO_ROOT / "cloudformation"
+CHILDREN = ["network.yaml", "registry.yaml", "service.yaml", "monitoring.yaml", "github-oidc.yaml"]
+ALL_TEMPLATES = ["root.yaml", *CHILDREN]
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+# cloud-radar downloads region data for Fn::GetAZs; the tests stay offline with two fixed regions.
+OFFLINE_REGION_DATA = [
+    {"code": "us-east-1", "zones": ["us-east-1a", "us-east-1b", "us-east-1c"]},
+    {"code": "eu-west-1", "zones": ["eu-west-1a", "eu-west-1b", "eu-west-1c"]},
+]
+
+# What the root passes to the children, as concrete values (the root's GetAtts become these).
+VPC_ID = "vpc-0123456789abcdef0"
+PUBLIC_SUBNETS = "subnet-0aaaaaaaaaaaaaaa1,subnet-0aaaaaaaaaaaaaaa2"
+PRIVATE_SUBNETS = "subnet-0bbbbbbbbbbbbbbb1,subnet-0bbbbbbbbbbbbbbb2"
+REPOSITORY_NAME = "predict-registry-1abc"
+REPOSITORY_URI = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{REPOSITORY_NAME}"
+REPOSITORY_ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{REPOSITORY_NAME}"
+IMAGE_TAG = "0123456789abcdef0123456789abcdef01234567"
+CERTIFICATE_ARN = f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/12345678-1234-1234-1234-123456789012"
+STACK = "predict-api"
+
+
+def load(name: str) -> dict:
+    """A template as plain data, intrinsic functions left as dicts."""
+    template, errors = decode_str((CFN_DIR / name).read_text())
+    assert not errors, errors
+    return json.loads(json.dumps(template))
+
+
+def check_number_allowed_values(template: dict, params: dict) -> None:
+    """cloud-radar 0.17 checks AllowedValues of String parameters only; CloudFormation of all."""
+    for name, value in params.items():
+        definition = template["Parameters"].get(name, {})
+        allowed = definition.get("AllowedValues")
+        if (
+            definition.get("Type") == "Number"
+            and allowed
+            and float(value) not in map(float, allowed)
+        ):
+            raise ValueError(f"Value {value} not in allowed values for parameter {name}")
+
+
+def render(name: str, params: dict | None = None, region: str = REGION) -> dict:
+    """Render a template (Conditions, Ref, Sub, If, Cidr...) with cloud-radar; checks parameters."""
+    functions.REGION_DATA = OFFLINE_REGION_DATA
+    params = {k: str(v) for k, v in (params or {}).items()}
+    template = Template.from_yaml(str(CFN_DIR / name), imports={})
+    check_number_allowed_values(template.template, params)
+    template.StackName = STACK
+    template.AccountId = ACCOUNT
+    return template.create_stack(params, region)
+
+
+def service_params(**overrides) -> dict:
+    """The parameters root.yaml passes to service.yaml (with its defaults)."""
+    params = {
+        "RootStackName": STACK,
+        "VpcId": VPC_ID,
+        "VpcCidr": "10.0.0.0/16",
+        "PublicSubnetIds": PUBLIC_SUBNETS,
+        "PrivateSubnetIds": PRIVATE_SUBNETS,
+        "RepositoryUri": REPOSITORY_URI,
+        "RepositoryArn": REPOSITORY_ARN,
+        "ImageTag": IMAGE_TAG,
+        "TaskSize": "512/1024",
+        "DesiredCount": 2,
+        "MaxCount": 6,
+        "CertificateArn": "",
+        "LogRetentionDays": 30,
+        "LogLevel": "info",
+    }
+    return {**params, **overrides}
+
+
+def monitoring_params(**overrides) -> dict:
+    """The parameters root.yaml passes to monitoring.yaml."""
+    params = {
+        "RootStackName": STACK,
+        "ClusterName": STACK,
+        "ServiceName": STACK,
+        "LoadBalancerFullName": "app/predi-LoadB-1ABC/0123456789abcdef",
+        "TargetGroupFullName": "targetgroup/predi-Targe-1ABC/0123456789abcdef",
+        "LogGroupName": f"/ecs/{STACK}",
+        "DesiredCount": 2,
+        "AlarmEmail": "",
+    }
+    return {**params, **overrides}
+
+
+def oidc_params(**overrides) -> dict:
+    """The parameters root.yaml passes to github-oidc.yaml."""
+    params = {
+        "RootStackName": STACK,
+        "GitHubRepository": "octo-org/predict-api",
+        "GitHubBranch": "main",
+        "GitHubEnvironment": "",
+        "ExistingOidcProviderArn": "",
+        "RepositoryArn": REPOSITORY_ARN,
+        "ArtifactsBucketName": "predict-api-artifacts-123456789012-us-east-1",
+    }
+    return {**params, **overrides}
+
+
+def root_params(**overrides) -> dict:
+    """The root's required parameters (everything else at its default)."""
+    return {
+        "ArtifactsBucketName": "predict-api-artifacts-123456789012-us-east-1",
+        "GitHubRepository": "octo-org/predict-api",
+        **overrides,
+    }
+
+
+def resources_of_type(stack: dict, resource_type: str) -> dict:
+    return {k: v for k, v in stack["Resources"].items() if v["Type"] == resource_type}
+
+
+@pytest.fixture(autouse=True)
+def _offline_region_data(monkeypatch):
+    monkeypatch.setattr(functions, "REGION_DATA", OFFLINE_REGION_DATA)

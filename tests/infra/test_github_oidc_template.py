@@ -1,0 +1,151 @@
+"""github-oidc.yaml: who may assume the deploy role, and exactly what it may do."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import ACCOUNT, REGION, REPOSITORY_ARN, STACK, oidc_params, render
+
+EXISTING_PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+# The only actions allowed on Resource "*": none of them has resource-level permissions.
+UNSCOPABLE = {
+    "ecr:GetAuthorizationToken",
+    "ecs:RegisterTaskDefinition",
+    "ecs:DeregisterTaskDefinition",
+    "ecs:DescribeTaskDefinition",
+    "elasticloadbalancing:Describe*",
+    "cloudwatch:DescribeAlarms",
+}
+
+
+def role(stack):
+    return stack["Resources"]["DeployRole"]["Properties"]
+
+
+def statements(stack):
+    (policy,) = role(stack)["Policies"]
+    return policy["PolicyDocument"]["Statement"]
+
+
+def actions(statement):
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else action
+
+
+def resources(statement):
+    resource = statement["Resource"]
+    return [resource] if isinstance(resource, str) else resource
+
+
+def allowed(stack, action):
+    """Resources the role may use `action` on (exact action names only)."""
+    return [r for s in statements(stack) if action in actions(s) for r in resources(s)]
+
+
+@pytest.fixture(scope="module")
+def stack():
+    return render("github-oidc.yaml", oidc_params())
+
+
+def test_creates_the_github_provider_for_sts_by_default(stack):
+    provider = stack["Resources"]["GitHubOidcProvider"]["Properties"]
+    assert provider["Url"] == "https://token.actions.githubusercontent.com"
+    assert provider["ClientIdList"] == ["sts.amazonaws.com"]
+    trust = role(stack)["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Federated": "GitHubOidcProvider"}
+
+
+def test_uses_an_existing_provider_when_given():
+    stack = render("github-oidc.yaml", oidc_params(ExistingOidcProviderArn=EXISTING_PROVIDER))
+    assert "GitHubOidcProvider" not in stack["Resources"]
+    trust = role(stack)["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Federated": EXISTING_PROVIDER}
+    assert stack["Outputs"]["OidcProviderArn"]["Value"] == EXISTING_PROVIDER
+
+
+def test_trust_requires_sts_audience_and_the_exact_branch_subject(stack):
+    (trust,) = role(stack)["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert trust["Condition"] == {
+        "StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": (
+                "repo:octo-org/predict-api:ref:refs/heads/main"
+            ),
+        }
+    }
+
+
+def test_trust_with_an_environment_requires_the_exact_environment_subject():
+    stack = render("github-oidc.yaml", oidc_params(GitHubEnvironment="production"))
+    (trust,) = role(stack)["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == (
+        "repo:octo-org/predict-api:environment:production"
+    )
+
+
+def test_no_wildcard_action_and_no_managed_admin_policy(stack):
+    assert "ManagedPolicyArns" not in role(stack)
+    for statement in statements(stack):
+        assert statement["Effect"] == "Allow"
+        for action in actions(statement):
+            assert action != "*" and not action.endswith(":*"), action
+
+
+def test_resource_star_only_for_actions_without_resource_level_permissions(stack):
+    star = {a for s in statements(stack) if "*" in resources(s) for a in actions(s)}
+    assert star == UNSCOPABLE
+
+
+def test_ecr_push_only_to_this_repository(stack):
+    for action in ("ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:CompleteLayerUpload"):
+        assert allowed(stack, action) == [REPOSITORY_ARN]
+
+
+def test_cloudformation_only_on_this_stack_and_its_nested_stacks(stack):
+    base = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack"
+    for action in ("cloudformation:CreateChangeSet", "cloudformation:ExecuteChangeSet"):
+        assert allowed(stack, action) == [f"{base}/{STACK}/*", f"{base}/{STACK}-*/*"]
+
+
+def test_ecs_service_and_cluster_scoped_by_name(stack):
+    service = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{STACK}/{STACK}"
+    assert allowed(stack, "ecs:UpdateService") == [service]
+    assert allowed(stack, "ecs:DescribeServices") == [service]
+    assert allowed(stack, "ecs:DescribeClusters") == [
+        f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{STACK}"
+    ]
+    (tag,) = [s for s in statements(stack) if "ecs:TagResource" in actions(s)]
+    assert tag["Condition"] == {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
+
+
+def test_pass_role_only_for_the_task_roles_and_only_to_ecs_tasks(stack):
+    (pass_role,) = [s for s in statements(stack) if "iam:PassRole" in actions(s)]
+    assert actions(pass_role) == ["iam:PassRole"]
+    # service.yaml puts exactly the task role and the execution role on this path.
+    assert pass_role["Resource"] == f"arn:aws:iam::{ACCOUNT}:role/{STACK}/ecs/*"
+    assert pass_role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    }
+    assert role(stack)["Path"] != f"/{STACK}/ecs/"  # the deploy role cannot pass itself
+
+
+def test_reads_packaged_templates_from_the_artifacts_bucket_only(stack):
+    bucket = oidc_params()["ArtifactsBucketName"]
+    assert allowed(stack, "s3:GetObject") == [f"arn:aws:s3:::{bucket}/*"]
+    assert all(not a.startswith("s3:Put") for s in statements(stack) for a in actions(s))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"GitHubRepository": "octo-org/*"},
+        {"GitHubRepository": "*"},
+        {"GitHubBranch": "*"},
+        {"GitHubEnvironment": "prod*"},
+        {"ExistingOidcProviderArn": "arn:aws:iam::123456789012:oidc-provider/accounts.google.com"},
+    ],
+)
+def test_wildcards_cannot_reach_the_trust_policy(bad):
+    with pytest.raises(ValueError):
+        render("github-oidc.yaml", oidc_params(**bad))

@@ -1,0 +1,236 @@
+"""service.yaml rendered with the values the root passes: every promise of the service layer."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import (
+    CERTIFICATE_ARN,
+    IMAGE_TAG,
+    PRIVATE_SUBNETS,
+    REPOSITORY_ARN,
+    REPOSITORY_URI,
+    STACK,
+    load,
+    render,
+    resources_of_type,
+    service_params,
+)
+
+GUNICORN_GRACEFUL_TIMEOUT = 20  # gunicorn.conf.py; the timings below are defined relative to it
+GUNICORN_KEEPALIVE = 75
+
+
+@pytest.fixture(scope="module")
+def http_stack():
+    return render("service.yaml", service_params())
+
+
+@pytest.fixture(scope="module")
+def https_stack():
+    return render("service.yaml", service_params(CertificateArn=CERTIFICATE_ARN))
+
+
+def props(stack, name):
+    return stack["Resources"][name]["Properties"]
+
+
+def container(stack):
+    (app,) = props(stack, "TaskDefinition")["ContainerDefinitions"]
+    return app
+
+
+def test_service_runs_two_tasks_with_rolling_deploys_and_circuit_breaker_rollback(http_stack):
+    service = props(http_stack, "Service")
+    assert service["DesiredCount"] == "2"  # parameters arrive as strings, as in CloudFormation
+    assert service["LaunchType"] == "FARGATE"
+    deployment = service["DeploymentConfiguration"]
+    assert deployment["MinimumHealthyPercent"] == 100
+    assert deployment["MaximumPercent"] == 200
+    assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+    assert service["HealthCheckGracePeriodSeconds"] >= 20  # two 10 s ALB checks to turn healthy
+
+
+def test_tasks_run_in_private_subnets_without_public_ip(http_stack):
+    network = props(http_stack, "Service")["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert network["AssignPublicIp"] == "DISABLED"
+    assert network["Subnets"] == PRIVATE_SUBNETS.split(",")
+    assert network["SecurityGroups"] == ["TaskSecurityGroup"]
+
+
+def test_container_is_the_released_image_as_non_root_on_read_only_rootfs(http_stack):
+    app = container(http_stack)
+    assert app["Image"] == f"{REPOSITORY_URI}:{IMAGE_TAG}"
+    assert app["User"] == "10001:10001"
+    assert app["ReadonlyRootFilesystem"] is True
+    assert app["PortMappings"] == [{"ContainerPort": 8000, "Protocol": "tcp"}]
+    assert "LinuxParameters" not in app  # no tmpfs: Fargate has none, the contract wants none
+    env = {e["Name"]: e["Value"] for e in app["Environment"]}
+    assert env == {"FORWARDED_ALLOW_IPS": "10.0.0.0/16", "LOG_LEVEL": "info"}
+
+
+def test_container_health_check_gets_health_with_python_not_curl(http_stack):
+    check = container(http_stack)["HealthCheck"]
+    assert check["Command"][:3] == ["CMD", "python", "-c"]
+    assert "http://127.0.0.1:8000/health" in check["Command"][3]
+    compile(check["Command"][3], "healthcheck", "exec")  # the one-liner is valid Python
+
+
+def test_shutdown_timings_nest_around_gunicorn_graceful_timeout(http_stack):
+    stop_timeout = container(http_stack)["StopTimeout"]
+    target_group = props(http_stack, "TargetGroup")
+    attributes = {a["Key"]: a["Value"] for a in target_group["TargetGroupAttributes"]}
+    deregistration = int(attributes["deregistration_delay.timeout_seconds"])
+    assert deregistration < GUNICORN_GRACEFUL_TIMEOUT < stop_timeout
+    lb_attributes = {
+        a["Key"]: a["Value"] for a in props(http_stack, "LoadBalancer")["LoadBalancerAttributes"]
+    }
+    assert int(lb_attributes["idle_timeout.timeout_seconds"]) < GUNICORN_KEEPALIVE
+
+
+def test_logs_are_non_blocking_awslogs_into_a_group_with_retention(http_stack):
+    log = container(http_stack)["LogConfiguration"]
+    assert log["LogDriver"] == "awslogs"
+    assert log["Options"]["mode"] == "non-blocking"
+    assert log["Options"]["awslogs-group"] == "LogGroup"
+    assert props(http_stack, "LogGroup") == {
+        "LogGroupName": f"/ecs/{STACK}",
+        "RetentionInDays": "30",
+    }
+    custom = render("service.yaml", service_params(LogRetentionDays=7))
+    assert props(custom, "LogGroup")["RetentionInDays"] == "7"
+
+
+@pytest.mark.parametrize(
+    ("size", "cpu", "memory"), [("512/1024", "512", "1024"), ("4096/30720", "4096", "30720")]
+)
+def test_task_size_pairs_become_cpu_and_memory(size, cpu, memory):
+    task = props(render("service.yaml", service_params(TaskSize=size)), "TaskDefinition")
+    assert (task["Cpu"], task["Memory"]) == (cpu, memory)
+    assert task["RequiresCompatibilities"] == ["FARGATE"]
+    assert task["NetworkMode"] == "awsvpc"
+
+
+def test_cluster_has_container_insights(http_stack):
+    settings = props(http_stack, "Cluster")["ClusterSettings"]
+    assert {"Name": "containerInsights", "Value": "enabled"} in settings
+
+
+def test_execution_and_task_roles_are_separate_and_minimal(http_stack):
+    task = props(http_stack, "TaskDefinition")
+    assert task["ExecutionRoleArn"] != task["TaskRoleArn"]
+    assert "Policies" not in props(http_stack, "TaskRole")
+    assert "ManagedPolicyArns" not in props(http_stack, "TaskRole")
+    (policy,) = props(http_stack, "ExecutionRole")["Policies"]
+    by_resource = {str(s["Resource"]): s["Action"] for s in policy["PolicyDocument"]["Statement"]}
+    assert by_resource["*"] == "ecr:GetAuthorizationToken"
+    assert set(by_resource[REPOSITORY_ARN]) == {
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+    }
+    for role in ("TaskRole", "ExecutionRole"):
+        assert props(http_stack, role)["Path"] == f"/{STACK}/ecs/"  # what the deploy role may pass
+
+
+def test_task_security_group_admits_only_the_load_balancer_on_8000(http_stack):
+    (rule,) = props(http_stack, "TaskSecurityGroup")["SecurityGroupIngress"]
+    assert rule["SourceSecurityGroupId"] == "LoadBalancerSecurityGroup"
+    assert (rule["FromPort"], rule["ToPort"], rule["IpProtocol"]) == (8000, 8000, "tcp")
+    assert "CidrIp" not in rule
+
+
+def test_load_balancer_is_internet_facing_and_open_on_80_and_443_only(http_stack):
+    lb = props(http_stack, "LoadBalancer")
+    assert lb["Scheme"] == "internet-facing"
+    ingress = props(http_stack, "LoadBalancerSecurityGroup")["SecurityGroupIngress"]
+    assert sorted((r["FromPort"], r["ToPort"], r["CidrIp"]) for r in ingress) == [
+        (80, 80, "0.0.0.0/0"),
+        (443, 443, "0.0.0.0/0"),
+    ]
+    (egress,) = props(http_stack, "LoadBalancerSecurityGroup")["SecurityGroupEgress"]
+    assert (egress["FromPort"], egress["CidrIp"]) == (8000, "10.0.0.0/16")
+
+
+def test_target_group_health_check_on_health_every_10s_threshold_2(http_stack):
+    target_group = props(http_stack, "TargetGroup")
+    assert target_group["TargetType"] == "ip"
+    assert target_group["Port"] == 8000
+    assert target_group["HealthCheckPath"] == "/health"
+    assert target_group["HealthCheckIntervalSeconds"] == 10
+    assert target_group["HealthyThresholdCount"] == 2
+    assert target_group["Matcher"] == {"HttpCode": "200"}
+
+
+def test_without_certificate_http_forwards_and_there_is_no_https(http_stack):
+    assert "HttpsListener" not in http_stack["Resources"]
+    (action,) = props(http_stack, "HttpListener")["DefaultActions"]
+    assert action == {"Type": "forward", "TargetGroupArn": "TargetGroup"}
+    assert http_stack["Outputs"]["ServiceUrl"]["Value"].startswith("http://")
+
+
+def test_with_certificate_https_forwards_and_http_redirects(https_stack):
+    https = props(https_stack, "HttpsListener")
+    assert (https["Protocol"], https["Port"]) == ("HTTPS", 443)
+    assert https["Certificates"] == [{"CertificateArn": CERTIFICATE_ARN}]
+    assert "TLS13" in https["SslPolicy"]
+    assert https["DefaultActions"] == [{"Type": "forward", "TargetGroupArn": "TargetGroup"}]
+    (redirect,) = props(https_stack, "HttpListener")["DefaultActions"]
+    assert redirect["Type"] == "redirect"
+    assert redirect["RedirectConfig"] == {
+        "Protocol": "HTTPS",
+        "Port": "443",
+        "StatusCode": "HTTP_301",
+    }
+    assert https_stack["Outputs"]["ServiceUrl"]["Value"].startswith("https://")
+
+
+def test_service_waits_for_every_listener_that_uses_its_target_group(http_stack, https_stack):
+    assert load("service.yaml")["Resources"]["Service"]["DependsOn"] == "ListenersReady"
+    assert (
+        https_stack["Resources"]["ListenersReady"]["Metadata"]["HttpsListener"] == "HttpsListener"
+    )
+    assert "HttpsListener" not in http_stack["Resources"]["ListenersReady"].get("Metadata", {})
+
+
+def test_cpu_autoscaling_keeps_at_least_the_desired_count():
+    stack = render("service.yaml", service_params(DesiredCount=3, MaxCount=9))
+    target = props(stack, "ScalableTarget")
+    assert (target["MinCapacity"], target["MaxCapacity"]) == ("3", "9")
+    assert (
+        target["ResourceId"] == f"service/Cluster/{'Service.Name'}"
+    )  # cloud-radar renders GetAtt as text
+    policy = props(stack, "CpuScalingPolicy")
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+    config = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert config["PredefinedMetricSpecification"]["PredefinedMetricType"] == (
+        "ECSServiceAverageCPUUtilization"
+    )
+
+
+def test_cluster_service_and_family_are_named_after_the_root_stack(http_stack):
+    # The deploy role (github-oidc.yaml) is scoped by these names before the service exists.
+    assert props(http_stack, "Cluster")["ClusterName"] == STACK
+    assert props(http_stack, "Service")["ServiceName"] == STACK
+    assert props(http_stack, "TaskDefinition")["Family"] == STACK
+
+
+def test_only_one_service_and_one_task_definition(http_stack):
+    assert len(resources_of_type(http_stack, "AWS::ECS::Service")) == 1
+    assert len(resources_of_type(http_stack, "AWS::ECS::TaskDefinition")) == 1
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"ImageTag": ""},  # the service stack exists only with an image
+        {"TaskSize": "512/512"},
+        {"RepositoryUri": "docker.io/library/python"},
+        {"CertificateArn": "arn:aws:iam::123456789012:server-certificate/x"},
+        {"MaxCount": "0"},
+        {"CpuTargetPercent": "95"},
+    ],
+)
+def test_service_rejects_bad_values(bad):
+    with pytest.raises(ValueError):
+        render("service.yaml", service_params(**bad))
