@@ -1,0 +1,114 @@
+"""The GitHub Actions workflows keep the promises the README makes about them."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = REPO_ROOT / ".github/workflows"
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+
+
+def load(name: str) -> dict:
+    # PyYAML reads the key `on` as True: map it back.
+    loaded = yaml.safe_load((WORKFLOWS / name).read_text())
+    loaded["on"] = loaded.pop(True, loaded.get("on"))
+    return loaded
+
+
+def uses_lines() -> list[tuple[str, str]]:
+    found = []
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for line in path.read_text().splitlines():
+            match = re.match(r"^\s*(?:-\s+)?uses:\s*(.+)$", line)
+            if match:
+                found.append((path.name, match.group(1).strip()))
+    return found
+
+
+def steps(workflow: dict) -> list[dict]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_version_in_a_comment():
+    remote = [(name, uses) for name, uses in uses_lines() if not uses.startswith("./")]
+    assert len(remote) >= 8
+    for name, uses in remote:
+        assert PINNED.match(uses), f"{name}: {uses}"
+
+
+def test_every_checkout_drops_its_credentials():
+    for path in WORKFLOWS.glob("*.yml"):
+        for step in steps(load(path.name)):
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False, path.name
+
+
+def test_no_access_keys_anywhere():
+    for path in WORKFLOWS.glob("*.yml"):
+        text = path.read_text()
+        assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text
+
+
+def test_ci_runs_the_test_command_with_read_only_permissions():
+    ci = load("ci.yml")
+    assert {"pull_request", "push", "workflow_call"} <= set(ci["on"])
+    assert ci["permissions"] == {"contents": "read"}
+    assert all("permissions" not in job for job in ci["jobs"].values())
+    assert any(".ci/run" in step.get("run", "") for step in steps(ci))
+
+
+def test_deploy_runs_release_sh_after_ci_with_oidc_one_at_a_time():
+    deploy = load("deploy.yml")
+    assert deploy["on"] == {"push": {"branches": ["main"]}}
+    assert deploy["permissions"] == {}
+    assert deploy["jobs"]["ci"]["uses"] == "./.github/workflows/ci.yml"
+    job = deploy["jobs"]["release"]
+    assert job["needs"] == "ci"
+    assert job["permissions"] == {"id-token": "write", "contents": "read"}
+    assert job["environment"] == "production"
+    assert job["concurrency"]["cancel-in-progress"] is False
+    credentials = next(s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", ""))
+    assert credentials["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+    runs = [s["run"] for s in job["steps"] if "run" in s]
+    assert runs[-1].startswith("scripts/release.sh")
+    assert len(runs) == 2  # install boto3, release: no deploy logic in the workflow
+
+
+def test_taskcat_is_manual_and_uses_the_same_oidc_pattern():
+    taskcat = load("taskcat.yml")
+    assert set(taskcat["on"]) == {"workflow_dispatch"}
+    job = taskcat["jobs"]["taskcat"]
+    assert job["permissions"] == {"id-token": "write", "contents": "read"}
+    assert any("taskcat test run" in s.get("run", "") for s in job["steps"])
+    credentials = next(s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", ""))
+    assert credentials["with"]["role-to-assume"] == "${{ vars.AWS_TASKCAT_ROLE_ARN }}"
+
+
+@pytest.mark.parametrize(
+    ("workflow", "finding"),
+    [
+        ("      - uses: actions/checkout@v5\n", "unpinned-uses"),
+        ("      - run: echo ${{ github.event.head_commit.message }}\n", "template-injection"),
+    ],
+)
+def test_lint_workflows_fails_on_a_bad_workflow(tmp_path, workflow, finding):
+    bad = tmp_path / ".github/workflows"
+    bad.mkdir(parents=True)
+    (bad / "bad.yml").write_text(
+        "on: push\npermissions: {}\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n" + workflow
+    )
+    result = subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts/lint-workflows.sh"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert finding in result.stdout + result.stderr
