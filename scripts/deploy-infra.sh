@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Deploys the infrastructure (cloudformation/root.yaml and its nested stacks) into your AWS account:
+# creates the artifacts bucket if needed, `aws cloudformation package`s the children into it and
+# `aws cloudformation deploy`s the root - keeping the ImageTag that is deployed now, so an infra change
+# never reverts the running app (only scripts/release.sh changes ImageTag).
+# Honours AWS_ENDPOINT_URL (e.g. a local moto_server for tests) like every AWS CLI call.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() {
+  cat <<'USAGE'
+usage: scripts/deploy-infra.sh --parameters FILE [options]
+
+  --parameters FILE       JSON object of root parameters, e.g. cloudformation/parameters.example.json
+                          (ImageTag and ArtifactsBucketName are not allowed there: the script sets them)
+  --stack-name NAME       root stack name (default: predict-api)
+  --region REGION         AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or your AWS CLI config)
+  --artifacts-bucket NAME bucket for the packaged templates
+                          (default: <stack>-artifacts-<account>-<region>, lower case)
+  --image-tag SHA         deploy this image instead of the deployed one (first service creation
+                          by an administrator; releases normally set it through scripts/release.sh)
+  --dry-run               create the bucket and package, then print the deploy command instead of running it
+  --package-only DIR      create the bucket and package into DIR/cloudformation/root.yaml, copy .taskcat.yml
+                          next to it (for `taskcat test run`), do not deploy
+  -h, --help              this help
+
+Needs the AWS CLI (.venv/bin/aws from `bash scripts/bootstrap.sh dev`, or aws on PATH) and credentials
+allowed to create the stack's resources (IAM roles, VPC, ECS, ELB, CloudWatch, ECR, S3).
+USAGE
+}
+
+die() { echo "deploy-infra: $*" >&2; exit 2; }
+
+stack_name=predict-api
+region=${AWS_REGION:-${AWS_DEFAULT_REGION:-}}
+parameters_file=""
+bucket=""
+image_tag_override=""
+image_tag_given=false
+mode=deploy
+package_dir=""
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h | --help) usage; exit 0 ;;
+    --parameters) [ $# -ge 2 ] || die "--parameters needs a file"; parameters_file=$2; shift 2 ;;
+    --stack-name) [ $# -ge 2 ] || die "--stack-name needs a name"; stack_name=$2; shift 2 ;;
+    --region) [ $# -ge 2 ] || die "--region needs a region"; region=$2; shift 2 ;;
+    --artifacts-bucket) [ $# -ge 2 ] || die "--artifacts-bucket needs a name"; bucket=$2; shift 2 ;;
+    --image-tag) [ $# -ge 2 ] || die "--image-tag needs a git SHA"; image_tag_override=$2; image_tag_given=true; shift 2 ;;
+    --dry-run) mode=dry-run; shift ;;
+    --package-only) [ $# -ge 2 ] || die "--package-only needs a directory"; mode=package; package_dir=$2; shift 2 ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+done
+
+# Validate everything before touching AWS: a bad value must not leave half a deployment behind.
+[[ $stack_name =~ ^[A-Za-z][A-Za-z0-9-]{0,127}$ ]] \
+  || die "stack name '$stack_name' is invalid (a letter, then letters, digits, hyphens; at most 128)"
+if $image_tag_given && ! [[ $image_tag_override =~ ^[0-9a-f]{7,40}$ ]]; then
+  die "image tag '$image_tag_override' is not a git SHA (7-40 lowercase hex characters)"
+fi
+if [ "$mode" != package ]; then
+  [ -n "$parameters_file" ] || die "--parameters FILE is required (start from cloudformation/parameters.example.json)"
+fi
+if [ -n "$parameters_file" ]; then
+  [ -f "$parameters_file" ] || die "parameters file '$parameters_file' does not exist"
+fi
+if [ -n "$bucket" ] && ! [[ $bucket =~ ^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$ ]]; then
+  die "artifacts bucket name '$bucket' is invalid (3-63 lowercase letters, digits, dots, hyphens)"
+fi
+
+if [ -x .venv/bin/aws ]; then AWS=(.venv/bin/aws); elif command -v aws >/dev/null; then AWS=(aws); else
+  die "the AWS CLI is missing: run 'bash scripts/bootstrap.sh dev' (it installs it into .venv)"
+fi
+PYTHON=python3
+[ -x .venv/bin/python ] && PYTHON=.venv/bin/python
+
+# Parameters file -> Key=Value arguments for `deploy --parameter-overrides`.
+overrides=()
+if [ -n "$parameters_file" ]; then
+  parsed=$("$PYTHON" - "$parameters_file" <<'PY'
+import json, sys
+try:
+    data = json.load(open(sys.argv[1], encoding="utf-8"))
+except ValueError as error:
+    sys.exit(f"deploy-infra: parameters file {sys.argv[1]} is not JSON: {error}")
+if isinstance(data, list):  # also accept the CreateStack [{"ParameterKey":..,"ParameterValue":..}] form
+    data = {p.get("ParameterKey"): p.get("ParameterValue") for p in data if isinstance(p, dict)}
+if not isinstance(data, dict) or not all(isinstance(k, str) and k for k in data):
+    sys.exit(f"deploy-infra: parameters file {sys.argv[1]} must be a JSON object of NAME: value")
+for name in ("ImageTag", "ArtifactsBucketName"):
+    if name in data:
+        sys.exit(f"deploy-infra: {name} must not be in the parameters file (the script sets it)")
+for name, value in data.items():
+    value = "" if value is None else str(value)
+    if "\n" in value:
+        sys.exit(f"deploy-infra: parameter {name} contains a newline")
+    print(f"{name}={value}")
+PY
+  ) || exit 2
+  while IFS= read -r line; do [ -n "$line" ] && overrides+=("$line"); done <<<"$parsed"
+fi
+
+if [ -n "$region" ]; then AWS+=(--region "$region"); else
+  region=$("${AWS[@]}" configure get region 2>/dev/null || true)
+  [ -n "$region" ] || die "no AWS region: pass --region or set AWS_REGION"
+  AWS+=(--region "$region")
+fi
+
+account=$("${AWS[@]}" sts get-caller-identity --query Account --output text 2>&1) \
+  || die "cannot reach AWS with the current credentials: $account"
+if [ -z "$bucket" ]; then
+  bucket=$(printf '%s-artifacts-%s-%s' "$stack_name" "$account" "$region" | tr '[:upper:]' '[:lower:]')
+  [ ${#bucket} -le 63 ] || die "default bucket name '$bucket' is longer than 63 characters; pass --artifacts-bucket"
+fi
+
+# The artifacts bucket: versioned (a rollback can re-read older templates), encrypted, never public,
+# TLS only. Idempotent: re-applying the settings to an existing bucket is harmless.
+if ! "${AWS[@]}" s3api head-bucket --bucket "$bucket" >/dev/null 2>&1; then
+  echo "deploy-infra: creating artifacts bucket $bucket"
+  if [ "$region" = us-east-1 ]; then
+    "${AWS[@]}" s3api create-bucket --bucket "$bucket" >/dev/null
+  else
+    "${AWS[@]}" s3api create-bucket --bucket "$bucket" \
+      --create-bucket-configuration "LocationConstraint=$region" >/dev/null
+  fi
+fi
+"${AWS[@]}" s3api put-public-access-block --bucket "$bucket" --public-access-block-configuration \
+  BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true
+"${AWS[@]}" s3api put-bucket-versioning --bucket "$bucket" --versioning-configuration Status=Enabled
+"${AWS[@]}" s3api put-bucket-encryption --bucket "$bucket" --server-side-encryption-configuration \
+  '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
+if [[ ${AWS_ENDPOINT_URL:-} == http://* ]]; then
+  # A local plain-HTTP endpoint (moto in the tests) can never satisfy aws:SecureTransport.
+  echo "deploy-infra: plain-HTTP AWS_ENDPOINT_URL: not applying the TLS-only bucket policy"
+else
+  "${AWS[@]}" s3api put-bucket-policy --bucket "$bucket" --policy "$(printf '{"Version":"2012-10-17","Statement":[{"Sid":"TlsOnly","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::%s","arn:aws:s3:::%s/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}' "$bucket" "$bucket")"
+fi
+
+# Package: upload the children and rewrite the root's local TemplateURLs to their S3 URLs.
+out_dir=${package_dir:-build/packaged}
+mkdir -p "$out_dir/cloudformation"
+packaged="$out_dir/cloudformation/root.yaml"
+"${AWS[@]}" cloudformation package --template-file cloudformation/root.yaml \
+  --s3-bucket "$bucket" --s3-prefix "$stack_name" --output-template-file "$packaged" >/dev/null
+echo "deploy-infra: packaged $packaged (children in s3://$bucket/$stack_name/)"
+
+if [ "$mode" = package ]; then
+  cp .taskcat.yml "$out_dir/.taskcat.yml"
+  echo "deploy-infra: for taskcat: cd $out_dir && taskcat test run"
+  exit 0
+fi
+
+# ImageTag: the deployed one unless --image-tag; a new stack starts without an image.
+if $image_tag_given; then
+  image_tag=$image_tag_override
+else
+  if described=$("${AWS[@]}" cloudformation describe-stacks --stack-name "$stack_name" \
+    --query "Stacks[0].Parameters[?ParameterKey=='ImageTag'].ParameterValue" --output text 2>&1); then
+    image_tag=$described
+    [ "$image_tag" = None ] && image_tag=""
+  elif [[ $described == *"does not exist"* ]]; then
+    image_tag=""
+  else
+    die "cannot read stack $stack_name: $described"
+  fi
+fi
+echo "deploy-infra: ImageTag=${image_tag:-<none: the service is created by the first release>}"
+
+deploy=("${AWS[@]}" cloudformation deploy --stack-name "$stack_name" --template-file "$packaged"
+  --s3-bucket "$bucket" --s3-prefix "$stack_name"
+  --capabilities CAPABILITY_IAM CAPABILITY_NAMED_IAM CAPABILITY_AUTO_EXPAND
+  --no-fail-on-empty-changeset
+  --parameter-overrides "${overrides[@]}" "ArtifactsBucketName=$bucket" "ImageTag=$image_tag")
+
+if [ "$mode" = dry-run ]; then
+  printf 'deploy-infra: would run:'; printf ' %q' "${deploy[@]}"; echo
+  exit 0
+fi
+"${deploy[@]}"
+"${AWS[@]}" cloudformation describe-stacks --stack-name "$stack_name" \
+  --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output table
