@@ -26,6 +26,8 @@ usage() {
     "                     delete it; nothing is executed" \
     "  --allow-dirty      build even if the work tree has uncommitted changes" \
     "  --timeout SECONDS  give up waiting after this long (default: 1800); the update carries on" \
+    "  --health-url URL   check this URL instead of <ServiceUrl>/health (e.g. your domain when the" \
+    "                     load balancer has a certificate for it)" \
     "  -h, --help         show this help" \
     "" \
     "environment:" \
@@ -63,7 +65,7 @@ here=${BASH_SOURCE[0]%/*}
 cd "$here/.."
 repo_root=$PWD
 
-stack=predict-api region="" tag="" build=1 dry_run=0 allow_dirty=0 timeout=1800
+stack=predict-api region="" tag="" build=1 dry_run=0 allow_dirty=0 timeout=1800 health_url=""
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] && [ "${2#--}" = "$2" ] || die 2 "$1 needs a value (see --help)"; }
 while [ $# -gt 0 ]; do
   case $1 in
@@ -72,7 +74,8 @@ while [ $# -gt 0 ]; do
     --region) need_value "$@"; region=$2; shift 2 ;;
     --tag) need_value "$@"; tag=$2; shift 2 ;;
     --timeout) need_value "$@"; timeout=$2; shift 2 ;;
-    --stack=* | --region=* | --tag=* | --timeout=*)
+    --health-url) need_value "$@"; health_url=$2; shift 2 ;;
+    --stack=* | --region=* | --tag=* | --timeout=* | --health-url=*)
       name=${1%%=*} value=${1#*=}
       set -- "$name" "$value" "${@:2}"
       ;;
@@ -147,6 +150,7 @@ common=(--stack "$stack")
 
 deploy_args=(--tag "$tag" --timeout "$timeout")
 [ "$dry_run" = 1 ] && deploy_args+=(--dry-run)
+[ -n "$health_url" ] && deploy_args+=(--health-url "$health_url")
 if [ "$build" = 1 ]; then
   local_image="predict-api:$tag"
   platform=${RELEASE_PLATFORM:-linux/amd64}
@@ -155,7 +159,7 @@ if [ "$build" = 1 ]; then
   [ "$builder" = buildah ] && build_cmd=(bud --format docker)
   [ "$builder" = podman ] && build_cmd+=(--format docker)  # docker format keeps the HEALTHCHECK
   "$builder" "${build_cmd[@]}" --platform "$platform" \
-    --label "org.opencontainers.image.revision=$tag" -t "$local_image" . ||
+    --build-arg "VCS_REF=$tag" -t "$local_image" . ||
     die 7 "image build with $builder failed (exit $?)"
   deploy_args+=(--push-image "$local_image" --builder "$builder")
 fi

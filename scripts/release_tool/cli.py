@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--push-image", metavar="LOCAL_IMAGE", default=None)
     deploy.add_argument("--builder", choices=("docker", "podman", "buildah"), default=None)
     deploy.add_argument("--timeout", type=_seconds, default=1800.0)
-    deploy.add_argument("--health-path", default="/health")
+    deploy.add_argument("--health-url", default=None)
     return parser
 
 
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None, session: object | None = None) -> int:
             builder=args.builder,
             timeout=args.timeout,
             poll_interval=float(os.environ.get("RELEASE_POLL_SECONDS", "5")),
-            health_path=args.health_path,
+            health_url=args.health_url,
         )
         return int(release.run(clients, options, reporter))
     except ReleaseError as error:

@@ -51,7 +51,7 @@ class Options:
     builder: str | None = None
     timeout: float = 1800.0
     poll_interval: float = 5.0
-    health_path: str = "/health"
+    health_url: str | None = None  # default: <ServiceUrl>/health
     health_attempts: int = 12
     health_delay: float = 10.0
     clock: Clock = field(default_factory=Clock)
@@ -178,9 +178,9 @@ def _verify(
         f"{deployment.get('rolloutState')}, {deployment.get('runningCount')}/"
         f"{deployment.get('desiredCount')} tasks running"
     )
+    service_url = stack.require_output(found, "ServiceUrl")
     url = health.check(
-        stack.require_output(found, "ServiceUrl"),
-        options.health_path,
+        options.health_url or service_url.rstrip("/") + "/health",
         attempts=options.health_attempts,
         delay=options.health_delay,
         sleep=options.clock.sleep,

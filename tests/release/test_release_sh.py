@@ -228,7 +228,7 @@ def test_a_build_is_tagged_with_the_full_sha_and_a_dry_run_pushes_nothing(
     assert result.returncode == 0, result.stderr
     assert log.read_text().splitlines() == [
         f"build --format docker --platform linux/amd64 "
-        f"--label org.opencontainers.image.revision={sha} -t predict-api:{sha} ."
+        f"--build-arg VCS_REF={sha} -t predict-api:{sha} ."
     ]
     assert f"dry run: would push predict-api:{sha} as " in result.stdout
     assert "latest" not in result.stdout
