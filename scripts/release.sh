@@ -145,13 +145,12 @@ export PYTHONPATH="$repo_root/scripts${PYTHONPATH:+:$PYTHONPATH}"
 common=(--stack "$stack")
 [ -n "$region" ] && common+=(--region "$region")
 
-# Fail on credentials and stack state before spending minutes on a build.
-"$python" -m release_tool preflight "${common[@]}"
-
 deploy_args=(--tag "$tag" --timeout "$timeout")
 [ "$dry_run" = 1 ] && deploy_args+=(--dry-run)
 [ -n "$health_url" ] && deploy_args+=(--health-url "$health_url")
 if [ "$build" = 1 ]; then
+  # Fail on credentials and stack state before spending minutes on a build.
+  "$python" -m release_tool preflight "${common[@]}"
   local_image="predict-api:$tag"
   platform=${RELEASE_PLATFORM:-linux/amd64}
   printf '==> building %s with %s (%s)\n' "$local_image" "$builder" "$platform"

@@ -91,8 +91,8 @@ def preflight(
 
 
 def run(clients: Clients, options: Options, reporter: Reporter) -> ExitCode:
-    # Again, even after `release.sh` ran `preflight`: the build took minutes; things change.
-    found = preflight(clients, options.stack_name, reporter, title="(re)checking")
+    # Checked again after `release.sh` ran `preflight`: the build took minutes; things change.
+    found = preflight(clients, options.stack_name, reporter)
     repository_uri = stack.require_output(found, "RepositoryUri")
     repository = stack.outputs(found).get("RepositoryName") or registry.repository_name(
         repository_uri
