@@ -11,7 +11,8 @@ usage() {
   cat <<'USAGE'
 usage: scripts/deploy-infra.sh --parameters FILE [options]
 
-  --parameters FILE       JSON object of root parameters, e.g. cloudformation/parameters.example.json
+  --parameters FILE       JSON object of root parameters (default: cloudformation/parameters.json;
+                          start from cloudformation/parameters.example.json)
                           (ImageTag and ArtifactsBucketName are not allowed there: the script sets them)
   --stack-name NAME       root stack name (default: predict-api)
   --region REGION         AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or your AWS CLI config)
@@ -60,8 +61,10 @@ done
 if $image_tag_given && ! [[ $image_tag_override =~ ^[0-9a-f]{7,40}$ ]]; then
   die "image tag '$image_tag_override' is not a git SHA (7-40 lowercase hex characters)"
 fi
-if [ "$mode" != package ]; then
-  [ -n "$parameters_file" ] || die "--parameters FILE is required (start from cloudformation/parameters.example.json)"
+if [ "$mode" != package ] && [ -z "$parameters_file" ]; then
+  [ -f cloudformation/parameters.json ] \
+    || die "--parameters FILE is required (or copy cloudformation/parameters.example.json to cloudformation/parameters.json)"
+  parameters_file=cloudformation/parameters.json
 fi
 if [ -n "$parameters_file" ]; then
   [ -f "$parameters_file" ] || die "parameters file '$parameters_file' does not exist"
