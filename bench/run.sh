@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of the service as shipped, the raw-WSGI floor and FastAPI on uvicorn.
+#   bash bench/run.sh            the full run (about 10 minutes; `make bench`); see bench/README.md
+#   bash bench/run.sh --smoke    starts each server, measures briefly, prints the table; judges nothing
+#   bash bench/run.sh [bench.py options]   e.g. --rounds 3 --variant 'w2t4=GUNICORN_WORKERS=2,GUNICORN_THREADS=4'
+# Load stays on 127.0.0.1 and is bounded: every wrk run has a fixed duration.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "bench: wrk not found; installing it with apt-get (the load generator)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+
+# .venv-bench: the service plus the peer (FastAPI, uvicorn[standard]) and matplotlib for the chart.
+bash scripts/bootstrap.sh bench
+PYTHON=.venv-bench/bin/python
+
+if [ "${1:-}" = "--smoke" ]; then
+  shift
+  # One short round per server: proves the harness starts, measures and reports. Never judges.
+  exec "$PYTHON" bench/bench.py --rounds 1 --duration 1 --warmup 1 --pieces-number 500 "$@"
+fi
+exec "$PYTHON" bench/bench.py "$@"
