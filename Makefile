@@ -60,11 +60,12 @@ lock:
 diagram:
 	bash scripts/diagram.sh
 
+# Extra flags through ARGS, e.g. make deploy-infra ARGS='--image-tag abc1234 --dry-run'
 deploy-infra:
-	bash scripts/deploy-infra.sh
+	bash scripts/deploy-infra.sh $(ARGS)
 
 release:
-	bash scripts/release.sh
+	bash scripts/release.sh $(ARGS)
 
 clean:
 	rm -rf .venv .venv-* .pytest_cache .ruff_cache bench/results taskcat_outputs
