@@ -366,6 +366,9 @@ def main() -> int:
         json.dumps({"args": {**vars(args), "out": str(out)}, "samples": samples, "rows": rows})
     )
     chart(rows, args.connections, out / "chart.png")
+    latest = args.out / "latest"
+    latest.unlink(missing_ok=True)
+    latest.symlink_to(out.name)
     print(f"\n{text}\n\nresults, logs and chart: {out.relative_to(REPO)}")
     if args.pieces_number:
         print("\nper-request pieces, in-process:", flush=True)
