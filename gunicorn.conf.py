@@ -49,18 +49,23 @@ wsgi_app = "predict_service:create_app()"
 bind = [f"0.0.0.0:{_env_int('PORT', 8000, minimum=1)}"]
 
 # gthread: the sync worker ignores keep-alive (so the ALB would reconnect constantly) and measured
-# slower; gevent had 4x the p99. Two processes match two vCPUs; 2 x cores + 1 only doubled memory.
+# slower; gevent had 4x the p99 and stalled under load (bench/README.md). Four processes of two
+# threads: at 4 keep-alive connections 4 x 2 served about twice the rate of 2 x 4 (threads of one
+# process wait on each other for the GIL, processes do not); at 32 connections they were level.
+# Each worker is ~32 MB RSS, so 4 fit the smallest task sizes.
 worker_class = _env_choice("GUNICORN_WORKER_CLASS", "gthread", ("gthread", "sync"))
-workers = _env_int("GUNICORN_WORKERS", 2, minimum=1)
-threads = _env_int("GUNICORN_THREADS", 4, minimum=1)
+workers = _env_int("GUNICORN_WORKERS", 4, minimum=1)
+threads = _env_int("GUNICORN_THREADS", 2, minimum=1)
 
 # Longer than the ALB's 60 s idle timeout: the ALB must close idle connections first, or a request
 # it sends on a connection Gunicorn is closing becomes a 502.
 keepalive = _env_int("GUNICORN_KEEPALIVE", 75, minimum=1)
-# A worker silent this long is killed and replaced.
+# A worker whose main loop is silent this long is killed and replaced (with gthread one slow
+# request does not trigger it; a stuck worker does).
 timeout = _env_int("GUNICORN_TIMEOUT", 30, minimum=1)
-# After SIGTERM, in-flight requests get this long. It must stay below ECS's stopTimeout (30 s),
-# after which the task is SIGKILLed, and above the ALB's deregistration delay (15 s).
+# After SIGTERM, in-flight requests get this long. ECS first deregisters the task from the ALB and
+# waits out the deregistration delay (30 s: requests through the ALB finish there), then sends
+# SIGTERM, then SIGKILL after stopTimeout (30 s): this must stay below that.
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 20, minimum=1)
 # Recycle workers now and then so a slow leak cannot grow forever; jitter keeps them from
 # restarting all at once.

@@ -49,7 +49,8 @@ def _access_fields(atoms: dict[str, Any]) -> dict[str, Any]:
         "status": int(status) if str(status).isdigit() else status,
         "duration_ms": round(atoms.get("D", 0) / 1000, 3),
         "bytes": atoms.get("B"),
-        "remote_addr": atoms.get("h"),
+        "remote_addr": atoms.get("h"),  # behind the ALB: the ALB's address
+        "forwarded_for": atoms.get("{x-forwarded-for}i"),  # the client chain the ALB saw
         "user_agent": atoms.get("a"),
     }
 

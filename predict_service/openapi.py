@@ -63,7 +63,6 @@ def _operation(facts: dict[str, Any]) -> dict[str, Any]:
             },
             "400": _problem("Unknown query parameter (named in `errors`)."),
             "405": _problem("Method not allowed (see the Allow header)."),
-            "422": _problem("A query parameter's value is invalid."),
             "500": _problem("Unexpected server error; quote `request_id` when reporting it."),
         },
     }

@@ -41,12 +41,12 @@ def test_sigterm_lets_the_in_flight_request_finish(fresh_gunicorn):
 
 
 def test_killed_worker_is_replaced_and_service_keeps_answering(fresh_gunicorn):
-    server = fresh_gunicorn()
-    before = server.wait_for_workers(2)
+    server = fresh_gunicorn(GUNICORN_WORKERS="3")
+    before = server.wait_for_workers(3)
     victim = min(before)
     os.kill(victim, signal.SIGKILL)
 
-    after = server.wait_for_workers(2, exclude=victim)
+    after = server.wait_for_workers(3, exclude=victim)
     assert victim not in after
     for _ in range(10):
         assert requests.get(f"{server.base_url}/predict", timeout=5).json() == {"score": 0.75}

@@ -92,7 +92,8 @@ def test_gunicorn_access_line_maps_its_atoms():
     }
     gunicorn_logger = GunicornLogger.__new__(GunicornLogger)
     gunicorn_logger.cfg = Cfg()
-    atoms = gunicorn_logger.atoms(Resp(), [], environ, timedelta(microseconds=2500))
+    request_headers = [("X-Forwarded-For", "203.0.113.7")]
+    atoms = gunicorn_logger.atoms(Resp(), request_headers, environ, timedelta(microseconds=2500))
     safe_atoms = GunicornLogger.atoms_wrapper_class(atoms)
     record = logging.LogRecord(
         "gunicorn.access", logging.INFO, __file__, 1, Cfg.access_log_format, (safe_atoms,), None
@@ -106,6 +107,7 @@ def test_gunicorn_access_line_maps_its_atoms():
     assert entry["status"] == 404
     assert entry["duration_ms"] == 2.5
     assert entry["remote_addr"] == "10.0.0.5"
+    assert entry["forwarded_for"] == "203.0.113.7"
 
 
 def test_logging_config_sends_gunicorn_and_app_lines_through_one_json_handler():
