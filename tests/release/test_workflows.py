@@ -65,7 +65,7 @@ def test_ci_runs_the_test_command_with_read_only_permissions():
 
 def test_deploy_runs_release_sh_after_ci_with_oidc_one_at_a_time():
     deploy = load("deploy.yml")
-    assert deploy["on"] == {"push": {"branches": ["main"]}}
+    assert deploy["on"]["push"] == {"branches": ["main"]}
     assert deploy["permissions"] == {}
     assert deploy["jobs"]["ci"]["uses"] == "./.github/workflows/ci.yml"
     job = deploy["jobs"]["release"]
@@ -76,7 +76,8 @@ def test_deploy_runs_release_sh_after_ci_with_oidc_one_at_a_time():
     credentials = next(s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", ""))
     assert credentials["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
     runs = [s["run"] for s in job["steps"] if "run" in s]
-    assert runs[-1].startswith("scripts/release.sh")
+    # The last step only turns variables/inputs into flags, then hands over to release.sh.
+    assert runs[-1].strip().splitlines()[-1] == 'scripts/release.sh "${args[@]}"'
     assert len(runs) == 2  # install boto3, release: no deploy logic in the workflow
 
 
@@ -112,3 +113,74 @@ def test_lint_workflows_fails_on_a_bad_workflow(tmp_path, workflow, finding):
     )
     assert result.returncode != 0
     assert finding in result.stdout + result.stderr
+
+
+def release_step() -> dict:
+    job = load("deploy.yml")["jobs"]["release"]
+    return next(s for s in job["steps"] if "scripts/release.sh" in s.get("run", ""))
+
+
+def run_release_step(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess, list]:
+    """Run the step's script as the runner would (bash -e), with a release.sh that records argv."""
+    (tmp_path / "scripts").mkdir(exist_ok=True)
+    argv_file = tmp_path / "argv"
+    fake = tmp_path / "scripts/release.sh"
+    fake.write_text(f'#!/bin/bash\nprintf "%s\\n" "$@" > "{argv_file}"\n')
+    fake.chmod(0o755)
+    environment = {"PATH": "/usr/bin:/bin", "STACK_NAME": "predict-api", "HEALTH_URL": ""}
+    environment |= {"REDEPLOY_TAG": "", **env}
+    result = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", release_step()["run"]],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    argv = argv_file.read_text().splitlines() if argv_file.exists() else None
+    return result, argv
+
+
+def test_release_step_takes_every_value_from_env_never_from_an_expression():
+    step = release_step()
+    assert "${{" not in step["run"]
+    assert step["env"]["HEALTH_URL"] == "${{ vars.HEALTH_URL }}"
+    assert step["env"]["REDEPLOY_TAG"] == "${{ inputs.tag }}"
+
+
+def test_release_step_passes_health_url_only_when_the_variable_is_set(tmp_path):
+    result, argv = run_release_step(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert argv == ["--stack", "predict-api"]
+    url = "https://api.example.com/health?probe=1&x=$(touch pwned)"
+    result, argv = run_release_step(tmp_path, HEALTH_URL=url)
+    assert result.returncode == 0, result.stderr
+    assert argv == ["--stack", "predict-api", "--health-url", url]
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_manual_dispatch_redeploys_a_full_sha_through_the_same_role():
+    deploy = load("deploy.yml")
+    tag = deploy["on"]["workflow_dispatch"]["inputs"]["tag"]
+    assert tag["type"] == "string" and tag["required"] is False and tag["default"] == ""
+    # A redeploy skips CI (the image was tested when it was built); a build never does.
+    assert deploy["jobs"]["ci"]["if"] == "github.event_name == 'push' || inputs.tag == ''"
+    condition = " ".join(deploy["jobs"]["release"]["if"].split())
+    assert condition.startswith("!cancelled() && (needs.ci.result == 'success' ||")
+    assert "needs.ci.result == 'skipped' && github.event_name == 'workflow_dispatch'" in condition
+
+
+def test_release_step_turns_the_tag_input_into_no_build_tag(tmp_path):
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    result, argv = run_release_step(tmp_path, REDEPLOY_TAG=sha)
+    assert result.returncode == 0, result.stderr
+    assert argv == ["--stack", "predict-api", "--no-build", "--tag", sha]
+
+
+@pytest.mark.parametrize("bad", ["abc1234", "latest", f"{'a' * 40}; rm -rf /", "A" * 40])
+def test_release_step_refuses_a_tag_input_that_is_not_a_full_sha(tmp_path, bad):
+    result, argv = run_release_step(tmp_path, REDEPLOY_TAG=bad)
+    assert result.returncode == 2
+    assert argv is None  # release.sh never ran
+    assert result.stdout.strip() == "::error::the tag input must be a full 40-hex commit SHA"
