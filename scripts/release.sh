@@ -8,7 +8,7 @@ set -euo pipefail
 usage() {
   printf '%s\n' \
     "usage: scripts/release.sh [--stack NAME] [--region R] [--tag SHA] [--no-build] [--dry-run]" \
-    "                          [--allow-dirty] [--timeout SECONDS] [--help]" \
+    "                          [--allow-dirty] [--timeout SECONDS] [--health-url URL] [--help]" \
     "" \
     "Builds the image from HEAD, tags it <RepositoryUri>:<full git SHA> (never 'latest'), pushes it to" \
     "ECR and updates the stack through a change set that changes only ImageTag (every other parameter" \
@@ -19,8 +19,9 @@ usage() {
     "options:" \
     "  --stack NAME       root stack name (default: predict-api)" \
     "  --region R         AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / your profile)" \
-    "  --tag SHA          deploy this existing ECR tag (7-40 lowercase hex) instead of HEAD;" \
-    "                     needs --no-build (a built image is always tagged with HEAD's SHA)" \
+    "  --tag SHA          deploy this existing ECR tag (a full 40-hex commit SHA) instead of HEAD;" \
+    "                     needs --no-build (a built image is always tagged with HEAD's SHA);" \
+    "                     a short SHA (7+ hex) is resolved with git inside this repository" \
     "  --no-build         do not build or push; the tag (HEAD's SHA by default) must be in ECR" \
     "  --dry-run          build (unless --no-build) but push nothing; create the change set, print it," \
     "                     delete it; nothing is executed" \
@@ -41,10 +42,11 @@ usage() {
     "   1  unexpected error (an AWS API error the tool does not handle, or a bug)" \
     "   2  usage error (unknown flag, bad value)" \
     "   3  prerequisite missing: AWS credentials or region, container builder, git, boto3;" \
-    "      or the work tree is dirty" \
-    "   4  stack not found, in a failed state, or without the expected outputs/parameters" \
+    "      AWS endpoint unreachable (unknown region, network); or the work tree is dirty" \
+    "   4  stack not found, in a failed state, or without the expected outputs/parameters;" \
+    "      or a first release (no image yet) attempted with the deploy role" \
     "   5  stack busy: another operation is in progress" \
-    "   6  image tag not found in the ECR repository" \
+    "   6  image tag not found in the ECR repository (tags are full 40-hex commit SHAs)" \
     "   7  image build, ECR login or push failed" \
     "   8  change set could not be created" \
     "   9  stack update failed and was rolled back (failing events printed)" \
@@ -93,6 +95,13 @@ if [ -n "$tag" ] && ! [[ $tag =~ ^[0-9a-f]{7,40}$ ]]; then
   die 2 "invalid --tag '$tag': expected a git commit SHA, 7 to 40 lowercase hex digits"
 fi
 [[ $timeout =~ ^[1-9][0-9]*$ ]] || die 2 "--timeout needs a whole number of seconds, got '$timeout'"
+# The same rules as release_tool/cli.py, checked here too so that a typo fails before a build.
+if ! [[ $stack =~ ^[A-Za-z][A-Za-z0-9-]{0,127}$ ]]; then
+  die 2 "invalid --stack '$stack': a letter, then up to 127 letters, digits or hyphens"
+fi
+if [ -n "$health_url" ] && ! [[ $health_url =~ ^https?://[^/?#:@]+ ]]; then
+  die 2 "invalid --health-url '$health_url': expected http(s)://HOST[/PATH]"
+fi
 
 # --- prerequisites, each with a message saying exactly what is missing ----------------------------
 has_boto3() {  # find_spec: a second faster than importing boto3
@@ -140,6 +149,12 @@ if [ "$build" = 1 ]; then
 fi
 
 [ -n "$tag" ] || tag=$(git rev-parse HEAD)  # the full SHA: unambiguous, and equal to GITHUB_SHA in CI
+if [ "${#tag}" -lt 40 ] && command -v git >/dev/null 2>&1 &&
+  full=$(git rev-parse --verify --quiet "$tag^{commit}" 2>/dev/null); then
+  # Images are pushed as the full SHA: a short one names no tag in ECR.
+  printf '==> --tag %s is commit %s\n' "$tag" "$full"
+  tag=$full
+fi
 
 export PYTHONPATH="$repo_root/scripts${PYTHONPATH:+:$PYTHONPATH}"
 common=(--stack "$stack")

@@ -10,10 +10,12 @@ import re
 import sys
 import traceback
 from typing import NoReturn
+from urllib.parse import urlsplit
 
 from release_tool.errors import ExitCode, ReleaseError
 
 TAG_PATTERN = re.compile(r"^[0-9a-f]{7,40}$")  # the root stack's ImageTag AllowedPattern
+STACK_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")  # CloudFormation's own rule
 PROG = "release"
 
 
@@ -27,6 +29,27 @@ def _tag(value: str) -> str:
     if not TAG_PATTERN.match(value):
         raise argparse.ArgumentTypeError(
             f"invalid tag {value!r}: expected a git commit SHA, 7 to 40 lowercase hex digits"
+        )
+    return value
+
+
+def _stack_name(value: str) -> str:
+    if not STACK_NAME_PATTERN.match(value):
+        raise argparse.ArgumentTypeError(
+            f"invalid stack name {value!r}: a letter, then up to 127 letters, digits or hyphens"
+        )
+    return value
+
+
+def _health_url(value: str) -> str:
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # an unclosed [IPv6] host or a port that is not a number
+        ok = False
+    if not ok:
+        raise argparse.ArgumentTypeError(
+            f"invalid health URL {value!r}: expected http(s)://HOST[/PATH]"
         )
     return value
 
@@ -46,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in ("preflight", "deploy"):
         command = sub.add_parser(name)
-        command.add_argument("--stack", default="predict-api")
+        command.add_argument("--stack", type=_stack_name, default="predict-api")
         command.add_argument("--region", default=None)
     deploy = sub.choices["deploy"]
     deploy.add_argument("--tag", type=_tag, required=True)
@@ -54,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--push-image", metavar="LOCAL_IMAGE", default=None)
     deploy.add_argument("--builder", choices=("docker", "podman", "buildah"), default=None)
     deploy.add_argument("--timeout", type=_seconds, default=1800.0)
-    deploy.add_argument("--health-url", default=None)
+    deploy.add_argument("--health-url", type=_health_url, default=None)
     return parser
 
 
@@ -76,7 +99,13 @@ def main(argv: list[str] | None = None, session: object | None = None) -> int:
             ExitCode.PREREQUISITE,
             "boto3 is not installed: run `bash scripts/bootstrap.sh dev` (or pip install boto3)",
         )
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+    )
 
     from release_tool import release
     from release_tool.output import Reporter
@@ -103,6 +132,15 @@ def main(argv: list[str] | None = None, session: object | None = None) -> int:
         return _fail(error.code, error.message, error.details)
     except NoCredentialsError:
         return _fail(ExitCode.PREREQUISITE, "no AWS credentials found")
+    except NoRegionError:
+        return _fail(ExitCode.PREREQUISITE, release.NO_REGION)
+    except EndpointConnectionError as error:
+        # An unknown region has no endpoint either: its host name does not resolve.
+        return _fail(
+            ExitCode.PREREQUISITE,
+            f"cannot reach the AWS endpoint {error.kwargs.get('endpoint_url')}: check --region "
+            "(or AWS_REGION), the network or proxy, and AWS_ENDPOINT_URL if set",
+        )
     except ClientError as error:
         err = error.response.get("Error", {})
         operation = getattr(error, "operation_name", "AWS call")

@@ -13,6 +13,7 @@ from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
 
 BUILDERS = ("docker", "podman", "buildah")
+FULL_SHA_LENGTH = 40  # release.sh pushes images tagged with `git rev-parse HEAD`
 
 
 def repository_name(repository_uri: str) -> str:
@@ -37,10 +38,14 @@ def tag_exists(ecr: Any, repository: str, tag: str) -> bool:
 
 
 def missing_tag(repository: str, tag: str) -> ReleaseError:
+    hint = (
+        "build and push it first (run without --no-build)"
+        if len(tag) == FULL_SHA_LENGTH
+        else "images are tagged with the full 40-hex commit SHA: pass the full SHA "
+        "(release.sh resolves a short one only inside the git repository holding that commit)"
+    )
     return ReleaseError(
-        ExitCode.IMAGE_NOT_FOUND,
-        f"image tag {tag} is not in ECR repository {repository}; "
-        "build and push it first (run without --no-build)",
+        ExitCode.IMAGE_NOT_FOUND, f"image tag {tag} is not in ECR repository {repository}; {hint}"
     )
 
 

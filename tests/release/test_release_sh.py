@@ -110,6 +110,11 @@ def test_help_documents_every_flag_and_every_exit_code(release_repo, tool_bin):
         (["--no-build", "--tag=latest"], "invalid --tag 'latest': expected a git commit SHA"),
         (["--no-build", "--tag", "ABC1234"], "invalid --tag 'ABC1234': expected a git commit"),
         (["--timeout", "soon"], "--timeout needs a whole number of seconds, got 'soon'"),
+        (["--no-build", "--stack", "bad name!"], "invalid --stack 'bad name!': a letter, then"),
+        (["--no-build", "--stack", "9lives"], "invalid --stack '9lives': a letter, then"),
+        (["--no-build", "--health-url", "notaurl"], "invalid --health-url 'notaurl': expected"),
+        (["--no-build", "--health-url=ftp://x/health"], "invalid --health-url 'ftp://x/health'"),
+        (["--no-build", "--health-url", "https:///health"], "invalid --health-url 'https:///"),
     ],
 )
 def test_bad_flags_get_one_line_and_exit_2(release_repo, tool_bin, args, message):
@@ -255,3 +260,29 @@ def test_a_full_run_builds_pushes_and_refuses_to_report_success_moto_cannot_give
         f"PRIMARY deployment runs {uri}:{OLD_TAG}, expected {uri}:{sha}"
     )
     assert "UPDATE_COMPLETE" in result.stdout
+
+
+def test_a_short_sha_is_resolved_to_the_full_one_inside_the_repository(
+    stand_in_stack, release_repo, tool_bin
+):
+    repo, sha = release_repo
+    put_image(sha)  # pushed images carry the full SHA
+    result = release(repo, "--no-build", "--dry-run", "--tag", sha[:7], path=tool_bin)
+    assert result.returncode == 0, result.stderr
+    assert f"==> --tag {sha[:7]} is commit {sha}" in result.stdout
+    assert f"parameter ImageTag: {OLD_TAG} -> {sha}" in result.stdout
+
+
+def test_a_short_sha_outside_a_repository_says_tags_are_full_shas(
+    stand_in_stack, release_repo, tool_bin
+):
+    repo, sha = release_repo
+    put_image(sha)
+    shutil.rmtree(repo / ".git")  # e.g. scripts copied out of the repository
+    result = release(repo, "--no-build", "--tag", sha[:7], path=tool_bin)
+    assert result.returncode == ExitCode.IMAGE_NOT_FOUND
+    assert one_line_error(result) == (
+        f"image tag {sha[:7]} is not in ECR repository predict-api; images are tagged with the "
+        "full 40-hex commit SHA: pass the full SHA (release.sh resolves a short one only inside "
+        "the git repository holding that commit)"
+    )
