@@ -19,6 +19,8 @@ from release_tool.progress import (
     wait_for_update,
 )
 
+NO_REGION = "no AWS region: pass --region or set AWS_REGION (or a region in your AWS profile)"
+
 
 @dataclass
 class Clients:
@@ -35,10 +37,7 @@ class Clients:
                 for name in ("cloudformation", "ecr", "ecs", "sts")
             }
         except NoRegionError:
-            raise ReleaseError(
-                ExitCode.PREREQUISITE,
-                "no AWS region: pass --region or set AWS_REGION (or a region in your AWS profile)",
-            ) from None
+            raise ReleaseError(ExitCode.PREREQUISITE, NO_REGION) from None
         return cls(**make)
 
 
@@ -57,7 +56,7 @@ class Options:
     clock: Clock = field(default_factory=Clock)
 
 
-def check_credentials(clients: Clients, reporter: Reporter) -> None:
+def check_credentials(clients: Clients, reporter: Reporter) -> dict:
     try:
         identity = clients.sts.get_caller_identity()
     except NoCredentialsError:
@@ -73,6 +72,32 @@ def check_credentials(clients: Clients, reporter: Reporter) -> None:
             f"AWS credentials rejected: {err.get('Code')}: {err.get('Message')}",
         ) from None
     reporter.info(f"AWS account {identity['Account']} as {identity['Arn']}")
+    return identity
+
+
+def is_role(caller_arn: str, role_arn: str) -> bool:
+    """arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION is role arn:aws:iam::ACCOUNT:role/PATH/NAME?
+    (an assumed-role ARN drops the role's path, so compare account and name)."""
+    caller, role = caller_arn.split(":", 5), role_arn.split(":", 5)
+    if len(caller) < 6 or len(role) < 6 or caller[4] != role[4]:
+        return False
+    kind, _, rest = caller[5].partition("/")
+    return kind == "assumed-role" and rest.split("/")[0] == role[5].rsplit("/", 1)[-1]
+
+
+def refuse_first_release_by_deploy_role(found: dict, identity: dict) -> None:
+    """The first release creates the service stack (ECS, ALB, IAM roles...), which the deploy role
+    is deliberately not allowed to do: fail now, not after a slow rollback."""
+    if stack.parameters(found)[stack.IMAGE_TAG_PARAMETER]:
+        return
+    deploy_role = stack.outputs(found).get("DeployRoleArn")
+    if deploy_role and is_role(identity.get("Arn", ""), deploy_role):
+        raise ReleaseError(
+            ExitCode.STACK_NOT_READY,
+            f"stack {found['StackName']!r} has no image yet: the first release creates the service "
+            "and needs administrator credentials, not the deploy role (README "
+            '"Deploy to your account", step 2)',
+        )
 
 
 def preflight(
@@ -80,9 +105,10 @@ def preflight(
 ) -> dict:
     """Everything that can be checked before a (slow) image build."""
     reporter.step(f"{title} AWS credentials and stack {stack_name}")
-    check_credentials(clients, reporter)
+    identity = check_credentials(clients, reporter)
     found = stack.describe(clients.cloudformation, stack_name)
     stack.require_releasable(found)
+    refuse_first_release_by_deploy_role(found, identity)
     repository_uri = stack.require_output(found, "RepositoryUri")
     current = stack.parameters(found)[stack.IMAGE_TAG_PARAMETER] or "(none: first release)"
     reporter.info(f"stack {stack_name} is {found['StackStatus']}; ImageTag now {current}")
