@@ -113,6 +113,10 @@ BREAKAGES = {
             False,
         ),
     ),
+    "ecs_service_count_left_to_autoscaling": (
+        "service-http",
+        _set(["Service", "Properties", "DesiredCount"], "2"),
+    ),
     "ecs_service_no_public_ip": (
         "service-http",
         _set(

@@ -18,6 +18,7 @@ from .conftest import (
 )
 
 GUNICORN_GRACEFUL_TIMEOUT = 20  # gunicorn.conf.py; the timings below are defined relative to it
+GUNICORN_REQUEST_TIMEOUT = 30
 GUNICORN_KEEPALIVE = 75
 
 
@@ -42,13 +43,26 @@ def container(stack):
 
 def test_service_runs_two_tasks_with_rolling_deploys_and_circuit_breaker_rollback(http_stack):
     service = props(http_stack, "Service")
-    assert service["DesiredCount"] == "2"  # parameters arrive as strings, as in CloudFormation
+    # Two tasks come from the scalable target's minimum (see the next test), not from the service.
+    assert props(http_stack, "ScalableTarget")["MinCapacity"] == "2"  # parameters arrive as strings
     assert service["LaunchType"] == "FARGATE"
     deployment = service["DeploymentConfiguration"]
     assert deployment["MinimumHealthyPercent"] == 100
     assert deployment["MaximumPercent"] == 200
     assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
     assert service["HealthCheckGracePeriodSeconds"] >= 20  # two 10 s ALB checks to turn healthy
+
+
+def test_releases_do_not_reset_a_scaled_out_service_to_the_desired_count():
+    # CloudFormation sends a set DesiredCount with every service update (each release's new task
+    # definition), scaling a scaled-out service back in. Unset, ECS keeps the current count on
+    # updates; the scalable target's minimum is where the DesiredCount parameter takes effect.
+    stack = render("service.yaml", service_params(DesiredCount=3, MaxCount=9))
+    assert "DesiredCount" not in props(stack, "Service")
+    assert props(stack, "ScalableTarget")["MinCapacity"] == "3"
+    source = load("service.yaml")["Resources"]
+    assert source["ScalableTarget"]["Properties"]["MinCapacity"] == {"Ref": "DesiredCount"}
+    assert "DesiredCount" not in source["Service"]["Properties"]
 
 
 def test_tasks_run_in_private_subnets_without_public_ip(http_stack):
@@ -76,12 +90,17 @@ def test_container_health_check_gets_health_with_python_not_curl(http_stack):
     compile(check["Command"][3], "healthcheck", "exec")  # the one-liner is valid Python
 
 
-def test_shutdown_timings_nest_around_gunicorn_graceful_timeout(http_stack):
+def test_shutdown_timings_follow_the_order_ecs_stops_a_task(http_stack):
+    # ECS first deregisters the task's target and waits for the ALB to drain it (DEACTIVATING),
+    # only then sends SIGTERM (STOPPING), and SIGKILL after stopTimeout. So a request in flight
+    # through the ALB has the deregistration delay to finish: it must cover Gunicorn's request
+    # timeout. After SIGTERM Gunicorn has graceful_timeout, which must end before ECS's SIGKILL.
     stop_timeout = container(http_stack)["StopTimeout"]
     target_group = props(http_stack, "TargetGroup")
     attributes = {a["Key"]: a["Value"] for a in target_group["TargetGroupAttributes"]}
     deregistration = int(attributes["deregistration_delay.timeout_seconds"])
-    assert deregistration < GUNICORN_GRACEFUL_TIMEOUT < stop_timeout
+    assert deregistration >= GUNICORN_REQUEST_TIMEOUT
+    assert stop_timeout > GUNICORN_GRACEFUL_TIMEOUT
     lb_attributes = {
         a["Key"]: a["Value"] for a in props(http_stack, "LoadBalancer")["LoadBalancerAttributes"]
     }
@@ -140,16 +159,21 @@ def test_task_security_group_admits_only_the_load_balancer_on_8000(http_stack):
     assert "CidrIp" not in rule
 
 
-def test_load_balancer_is_internet_facing_and_open_on_80_and_443_only(http_stack):
+def internet_ingress(stack) -> list:
+    rules = props(stack, "LoadBalancerSecurityGroup")["SecurityGroupIngress"]
+    return sorted((r["FromPort"], r["ToPort"], r["CidrIp"]) for r in rules)
+
+
+def test_load_balancer_without_certificate_is_open_on_80_only(http_stack):
     lb = props(http_stack, "LoadBalancer")
     assert lb["Scheme"] == "internet-facing"
-    ingress = props(http_stack, "LoadBalancerSecurityGroup")["SecurityGroupIngress"]
-    assert sorted((r["FromPort"], r["ToPort"], r["CidrIp"]) for r in ingress) == [
-        (80, 80, "0.0.0.0/0"),
-        (443, 443, "0.0.0.0/0"),
-    ]
+    assert internet_ingress(http_stack) == [(80, 80, "0.0.0.0/0")]
     (egress,) = props(http_stack, "LoadBalancerSecurityGroup")["SecurityGroupEgress"]
     assert (egress["FromPort"], egress["CidrIp"]) == (8000, "10.0.0.0/16")
+
+
+def test_load_balancer_with_certificate_is_open_on_80_and_443(https_stack):
+    assert internet_ingress(https_stack) == [(80, 80, "0.0.0.0/0"), (443, 443, "0.0.0.0/0")]
 
 
 def test_target_group_health_check_on_health_every_10s_threshold_2(http_stack):
