@@ -48,12 +48,15 @@ def test_exactly_the_promised_alarms_all_notifying_the_topic(stack):
         assert alarm["AlarmName"].startswith(f"{STACK}-"), name
 
 
-def test_running_tasks_alarm_fires_below_the_desired_count_and_on_missing_data():
+def test_running_tasks_alarm_fires_below_the_desired_count_not_on_missing_data():
     stack = render("monitoring.yaml", monitoring_params(DesiredCount=3))
     alarm = stack["Resources"]["RunningTasksLowAlarm"]["Properties"]
     assert alarm["Threshold"] == "3"
     assert alarm["ComparisonOperator"] == "LessThanThreshold"
-    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["Statistic"] == "Minimum"  # one minute at 0 tasks is enough to count
+    # A new service has no datapoints yet: that must not page ("breaching" would). Zero running
+    # tasks is a published datapoint (0 < threshold), so it still alarms.
+    assert alarm["TreatMissingData"] == "missing"
     dims = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
     assert dims == {"ClusterName": STACK, "ServiceName": STACK}
 
