@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Deploys the infrastructure (cloudformation/root.yaml and its nested stacks) into your AWS account:
 # creates the artifacts bucket if needed, `aws cloudformation package`s the children into it and
-# `aws cloudformation deploy`s the root - keeping the ImageTag that is deployed now, so an infra change
-# never reverts the running app (only scripts/release.sh changes ImageTag).
+# `aws cloudformation deploy`s the root. ImageTag is left out of the parameters unless --image-tag is
+# given: `deploy` then sends UsePreviousValue for it, so CloudFormation keeps whatever tag is deployed
+# when the change set runs - an infra change never reverts the app, not even a release that finishes
+# while this script runs (only scripts/release.sh changes ImageTag). A new stack gets the default "".
 # Honours AWS_ENDPOINT_URL (e.g. a local moto_server for tests) like every AWS CLI call.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +20,7 @@ usage: scripts/deploy-infra.sh --parameters FILE [options]
   --region REGION         AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or your AWS CLI config)
   --artifacts-bucket NAME bucket for the packaged templates
                           (default: <stack>-artifacts-<account>-<region>, lower case)
-  --image-tag SHA         deploy this image instead of the deployed one (first service creation
+  --image-tag SHA         deploy this image instead of keeping the deployed one (first service creation
                           by an administrator; releases normally set it through scripts/release.sh)
   --dry-run               create the bucket and package, then print the deploy command instead of running it
   --package-only DIR      create the bucket and package into DIR/cloudformation/root.yaml, copy .taskcat.yml
@@ -95,6 +97,21 @@ if not isinstance(data, dict) or not all(isinstance(k, str) and k for k in data)
 for name in ("ImageTag", "ArtifactsBucketName"):
     if name in data:
         sys.exit(f"deploy-infra: {name} must not be in the parameters file (the script sets it)")
+# CloudFormation cannot compare two parameters, and the scalable target fails mid-create when its
+# maximum is below its minimum: check here. Missing values: root.yaml's defaults (kept equal by
+# tests/infra/test_deploy_infra.py).
+counts = {"DesiredCount": 2, "MaxCount": 6}
+try:
+    counts.update({k: int(str(data[k])) for k in counts if k in data})
+except ValueError:
+    pass  # not a number: CloudFormation rejects it with its own message
+else:
+    if counts["MaxCount"] < counts["DesiredCount"]:
+        sys.exit(
+            f"deploy-infra: MaxCount {counts['MaxCount']} is below DesiredCount"
+            f" {counts['DesiredCount']} (missing ones are root.yaml defaults); autoscaling needs"
+            " MaxCount >= DesiredCount"
+        )
 for name, value in data.items():
     value = "" if value is None else str(value)
     if "\n" in value:
@@ -155,27 +172,20 @@ if [ "$mode" = package ]; then
   exit 0
 fi
 
-# ImageTag: the deployed one unless --image-tag; a new stack starts without an image.
+# ImageTag only when asked for: omitted, `deploy` keeps the stack's current value (see the top).
+image_tag_override_arg=()
 if $image_tag_given; then
-  image_tag=$image_tag_override
+  image_tag_override_arg=("ImageTag=$image_tag_override")
+  echo "deploy-infra: ImageTag=$image_tag_override"
 else
-  if described=$("${AWS[@]}" cloudformation describe-stacks --stack-name "$stack_name" \
-    --query "Stacks[0].Parameters[?ParameterKey=='ImageTag'].ParameterValue" --output text 2>&1); then
-    image_tag=$described
-    [ "$image_tag" = None ] && image_tag=""
-  elif [[ $described == *"does not exist"* ]]; then
-    image_tag=""
-  else
-    die "cannot read stack $stack_name: $described"
-  fi
+  echo "deploy-infra: ImageTag unchanged (the deployed one; none on a new stack, the first release sets it)"
 fi
-echo "deploy-infra: ImageTag=${image_tag:-<none: the service is created by the first release>}"
 
 deploy=("${AWS[@]}" cloudformation deploy --stack-name "$stack_name" --template-file "$packaged"
   --s3-bucket "$bucket" --s3-prefix "$stack_name"
   --capabilities CAPABILITY_IAM CAPABILITY_NAMED_IAM CAPABILITY_AUTO_EXPAND
   --no-fail-on-empty-changeset
-  --parameter-overrides "${overrides[@]}" "ArtifactsBucketName=$bucket" "ImageTag=$image_tag")
+  --parameter-overrides "${overrides[@]}" "ArtifactsBucketName=$bucket" "${image_tag_override_arg[@]}")
 
 if [ "$mode" = dry-run ]; then
   printf 'deploy-infra: would run:'; printf ' %q' "${deploy[@]}"; echo
