@@ -1,17 +1,23 @@
 """scripts/deploy-infra.sh as a user runs it: --help, one-line errors for bad input (before any AWS
-call), and against moto_server the artifacts bucket, the package step and the preserved ImageTag."""
+call), and against moto_server the artifacts bucket, the package step and the deploy command, which
+leaves ImageTag to CloudFormation's previous value so an infra deploy never reverts a release."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shlex
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import boto3
 import pytest
 
-from .conftest import CFN_DIR, REPO_ROOT
+from .conftest import CFN_DIR, REPO_ROOT, load
 
 SCRIPT = REPO_ROOT / "scripts" / "deploy-infra.sh"
 EXAMPLE = CFN_DIR / "parameters.example.json"
@@ -20,6 +26,7 @@ BUCKET = "predict-api-artifacts-123456789012-us-east-1"  # moto's account id
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, **(env or {})}
+    env.pop("AWS_PROFILE", None)  # moto's dummy keys, never a profile
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
     return subprocess.run(
         ["bash", str(SCRIPT), *args],
@@ -73,6 +80,8 @@ def test_bad_input_fails_with_one_clear_line(args, message, tmp_path):
         ('{"ImageTag": "abc1234"}', "ImageTag must not be in the parameters file"),
         ('{"ArtifactsBucketName": "x"}', "ArtifactsBucketName must not be in the parameters file"),
         ('"text"', "must be a JSON object"),
+        ('{"DesiredCount": "4", "MaxCount": "3"}', "MaxCount 3 is below DesiredCount 4"),
+        ('{"MaxCount": 1}', "MaxCount 1 is below DesiredCount 2"),  # root.yaml's default
     ],
 )
 def test_bad_parameters_file_fails_with_one_clear_line(content, message, tmp_path):
@@ -84,38 +93,151 @@ def test_bad_parameters_file_fails_with_one_clear_line(content, message, tmp_pat
     assert message in result.stderr
 
 
-def _deployed_command(stdout: str) -> str:
-    (line,) = [line for line in stdout.splitlines() if line.startswith("deploy-infra: would run:")]
-    return line
+def test_count_defaults_in_the_script_are_the_root_defaults():
+    # The MaxCount >= DesiredCount check fills in missing values with these.
+    script = SCRIPT.read_text()
+    defaults = re.search(r'counts = \{"DesiredCount": (\d+), "MaxCount": (\d+)\}', script)
+    assert defaults, "the check's defaults moved: update this test"
+    parameters = load("root.yaml")["Parameters"]
+    assert int(defaults[1]) == parameters["DesiredCount"]["Default"]
+    assert int(defaults[2]) == parameters["MaxCount"]["Default"]
+
+
+DEPLOYED_TAG = "abc1234"
+
+
+@pytest.fixture(scope="module")
+def moto_run(moto_endpoint, tmp_path_factory):
+    """One moto, one run of the script (~8 AWS CLI processes, the slow part) for every test below.
+
+    A stand-in root stack is deployed first: moto cannot run the nested stacks, and only the root's
+    parameters matter here, so the stand-in declares exactly those and one trivial resource.
+    """
+    with urllib.request.urlopen(
+        urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"), timeout=10
+    ):
+        pass
+    tmp = tmp_path_factory.mktemp("deploy-infra")
+    empty = tmp / "aws-empty-config"
+    empty.write_text("")
+    env = {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_MAX_ATTEMPTS": "1",
+        "AWS_CONFIG_FILE": str(empty),
+        "AWS_SHARED_CREDENTIALS_FILE": str(empty),
+    }
+    session = boto3.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=env["AWS_SESSION_TOKEN"],
+        region_name=env["AWS_REGION"],
+    )
+    clients = {
+        name: session.client(name, endpoint_url=moto_endpoint) for name in ("s3", "cloudformation")
+    }
+    stand_in = tmp / "stand-in-root.json"
+    stand_in.write_text(
+        json.dumps(
+            {
+                "Parameters": load("root.yaml")["Parameters"],
+                "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+            }
+        )
+    )
+    example = json.loads(EXAMPLE.read_text())
+    clients["cloudformation"].create_stack(
+        StackName="predict-api",
+        TemplateBody=stand_in.read_text(),
+        Parameters=[
+            {"ParameterKey": key, "ParameterValue": value}
+            for key, value in {
+                **example,
+                "GitHubRepository": "octo-org/old-name",
+                "ArtifactsBucketName": BUCKET,
+                "ImageTag": DEPLOYED_TAG,
+            }.items()
+        ],
+    )
+    result = run("--parameters", str(EXAMPLE), "--dry-run", env=env)
+    assert result.returncode == 0, result.stderr
+    return SimpleNamespace(result=result, env=env, stand_in=stand_in, **clients)
+
+
+def _deploy_command(stdout: str) -> list[str]:
+    (line,) = [line for line in stdout.splitlines() if line.startswith("deploy-infra: would run: ")]
+    return shlex.split(line.removeprefix("deploy-infra: would run: "))
+
+
+def _overrides(command: list[str]) -> list[str]:
+    return command[command.index("--parameter-overrides") + 1 :]
 
 
 @pytest.mark.slow
-def test_bucket_package_and_image_tag_from_first_deploy_to_an_infra_change(aws_env):
-    # One test, two runs: each run is ~8 AWS CLI processes, the slowest part of this suite.
-    first = run("--parameters", str(EXAMPLE), "--dry-run")
-    assert first.returncode == 0, first.stderr
-    s3 = boto3.client("s3")
+def test_artifacts_bucket_is_versioned_encrypted_and_private(moto_run):
+    s3 = moto_run.s3
     assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
     rules = s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     block = s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
     assert all(block.values()) and len(block) == 4
-    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="predict-api/")["KeyCount"] == 5
-    command = _deployed_command(first.stdout)
-    assert command.endswith(" ImageTag=")  # no stack yet: no image, no service
-    assert f"ArtifactsBucketName={BUCKET}" in command
-    assert "CAPABILITY_IAM CAPABILITY_NAMED_IAM CAPABILITY_AUTO_EXPAND" in command
-    assert "GitHubRepository=octo-org/predict-api" in command
 
-    # A stand-in for the deployed root (moto cannot run nested stacks): only its parameters matter.
-    boto3.client("cloudformation").create_stack(
-        StackName="predict-api",
-        TemplateBody=(
-            "Parameters:\n  ImageTag:\n    Type: String\n"
-            "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n"
-        ),
-        Parameters=[{"ParameterKey": "ImageTag", "ParameterValue": "abc1234"}],
+
+@pytest.mark.slow
+def test_package_uploads_the_five_children(moto_run):
+    assert moto_run.s3.list_objects_v2(Bucket=BUCKET, Prefix="predict-api/")["KeyCount"] == 5
+
+
+@pytest.mark.slow
+def test_deploy_command_sets_the_file_and_bucket_but_never_image_tag(moto_run):
+    command = _deploy_command(moto_run.result.stdout)
+    overrides = _overrides(command)
+    assert f"ArtifactsBucketName={BUCKET}" in overrides
+    assert "GitHubRepository=octo-org/predict-api" in overrides
+    assert not [o for o in overrides if o.startswith("ImageTag=")]
+    assert command[command.index("--capabilities") + 1 : command.index("--capabilities") + 4] == [
+        "CAPABILITY_IAM",
+        "CAPABILITY_NAMED_IAM",
+        "CAPABILITY_AUTO_EXPAND",
+    ]
+    assert "ImageTag unchanged" in moto_run.result.stdout
+
+
+def _run_deploy(moto_run, stack_name: str) -> None:
+    """Run the printed `aws cloudformation deploy` with the stand-in for the packaged root."""
+    command = _deploy_command(moto_run.result.stdout)
+    command[command.index("--template-file") + 1] = str(moto_run.stand_in)
+    command[command.index("--stack-name") + 1] = stack_name
+    command[0] = str(REPO_ROOT / command[0])  # .venv/bin/aws, relative to the repository
+    deployed = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in {**os.environ, **moto_run.env}.items() if k != "AWS_PROFILE"},
+        check=False,
     )
-    again = run("--parameters", str(EXAMPLE), "--dry-run")
-    assert again.returncode == 0, again.stderr
-    assert _deployed_command(again.stdout).endswith(" ImageTag=abc1234")
+    assert deployed.returncode == 0, deployed.stderr
+
+
+@pytest.mark.slow
+def test_infra_deploy_keeps_the_deployed_image_tag_and_applies_the_file(moto_run):
+    # `deploy` sends UsePreviousValue for ImageTag: the tag deployed when the change set runs stays,
+    # even if a release finished after the script started.
+    _run_deploy(moto_run, "predict-api")
+    (stack,) = moto_run.cloudformation.describe_stacks(StackName="predict-api")["Stacks"]
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert parameters["ImageTag"] == DEPLOYED_TAG
+    assert parameters["GitHubRepository"] == "octo-org/predict-api"  # the file's change applied
+
+
+@pytest.mark.slow
+def test_first_infra_deploy_creates_the_stack_without_an_image(moto_run):
+    _run_deploy(moto_run, "predict-api-new")
+    (stack,) = moto_run.cloudformation.describe_stacks(StackName="predict-api-new")["Stacks"]
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert parameters["ImageTag"] == ""  # root.yaml's default: no service until the first release
