@@ -1,0 +1,21 @@
+""".taskcat.yml: account-specific values come from SSM, so `taskcat test run` works without a
+~/.taskcat.yml (as in .github/workflows/taskcat.yml) and never creates the account's OIDC
+provider."""
+
+from __future__ import annotations
+
+import yaml
+
+from .conftest import REPO_ROOT
+
+
+def test_every_test_reuses_the_accounts_oidc_provider_from_ssm():
+    config = yaml.safe_load((REPO_ROOT / ".taskcat.yml").read_text())
+    project = config["project"]["parameters"]
+    # An account has one GitHub OIDC provider: a test (or region) that creates it collides with the
+    # others (EntityAlreadyExists). Project parameters apply to every test unless one overrides it.
+    assert project["ExistingOidcProviderArn"] == (
+        "$[taskcat_ssm_/predict-api/taskcat/oidc-provider-arn]"
+    )
+    for name, test in config["tests"].items():
+        assert "ExistingOidcProviderArn" not in test.get("parameters", {}), name
