@@ -79,16 +79,19 @@ def moto_endpoint(tmp_path_factory) -> Iterator[str]:
             process.kill()
 
 
-@pytest.fixture
-def aws_env(moto_endpoint, monkeypatch, tmp_path) -> str:
-    """Point every AWS client (boto3, the aws CLI) at a freshly reset moto_server; never at AWS."""
-    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+def reset_moto(endpoint: str) -> None:
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
     with urllib.request.urlopen(request, timeout=10):
         pass
-    empty = tmp_path / "aws-empty-config"
+
+
+def local_aws_environment(endpoint: str, scratch: Path) -> dict[str, str]:
+    """Environment variables that point every AWS client (boto3, the aws CLI) at endpoint and never
+    at AWS: dummy keys, one region, and empty config files in scratch instead of ~/.aws."""
+    empty = scratch / "aws-empty-config"
     empty.write_text("")
-    for name, value in {
-        "AWS_ENDPOINT_URL": moto_endpoint,
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",  # moto accepts any key
         "AWS_SESSION_TOKEN": "testing",
@@ -98,7 +101,14 @@ def aws_env(moto_endpoint, monkeypatch, tmp_path) -> str:
         "AWS_MAX_ATTEMPTS": "1",
         "AWS_CONFIG_FILE": str(empty),
         "AWS_SHARED_CREDENTIALS_FILE": str(empty),
-    }.items():
+    }
+
+
+@pytest.fixture
+def aws_env(moto_endpoint, monkeypatch, tmp_path) -> str:
+    """Point every AWS client at a freshly reset moto_server; never at AWS."""
+    reset_moto(moto_endpoint)
+    for name, value in local_aws_environment(moto_endpoint, tmp_path).items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return moto_endpoint

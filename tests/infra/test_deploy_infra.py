@@ -10,12 +10,13 @@ import re
 import shlex
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
 import boto3
 import pytest
+
+from tests.conftest import local_aws_environment, reset_moto
 
 from .conftest import CFN_DIR, REPO_ROOT, load
 
@@ -113,24 +114,9 @@ def moto_run(moto_endpoint, tmp_path_factory):
     A stand-in root stack is deployed first: moto cannot run the nested stacks, and only the root's
     parameters matter here, so the stand-in declares exactly those and one trivial resource.
     """
-    with urllib.request.urlopen(
-        urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"), timeout=10
-    ):
-        pass
+    reset_moto(moto_endpoint)
     tmp = tmp_path_factory.mktemp("deploy-infra")
-    empty = tmp / "aws-empty-config"
-    empty.write_text("")
-    env = {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "AWS_MAX_ATTEMPTS": "1",
-        "AWS_CONFIG_FILE": str(empty),
-        "AWS_SHARED_CREDENTIALS_FILE": str(empty),
-    }
+    env = local_aws_environment(moto_endpoint, tmp)
     session = boto3.Session(
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
