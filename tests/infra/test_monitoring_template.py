@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import STACK, monitoring_params, render, resources_of_type
+from .conftest import STACK, load, monitoring_params, render, resources_of_type
 
 EXPECTED_ALARMS = {
     # logical id: (namespace, metric, comparison)
@@ -48,17 +48,24 @@ def test_exactly_the_promised_alarms_all_notifying_the_topic(stack):
         assert alarm["AlarmName"].startswith(f"{STACK}-"), name
 
 
-def test_running_tasks_alarm_fires_below_the_desired_count_not_on_missing_data():
+def test_running_tasks_alarm_fires_below_the_desired_count_and_on_missing_data():
     stack = render("monitoring.yaml", monitoring_params(DesiredCount=3))
     alarm = stack["Resources"]["RunningTasksLowAlarm"]["Properties"]
     assert alarm["Threshold"] == "3"
     assert alarm["ComparisonOperator"] == "LessThanThreshold"
     assert alarm["Statistic"] == "Minimum"  # one minute at 0 tasks is enough to count
-    # A new service has no datapoints yet: that must not page ("breaching" would). Zero running
-    # tasks is a published datapoint (0 < threshold), so it still alarms.
-    assert alarm["TreatMissingData"] == "missing"
+    # Zero tasks may publish no RunningTaskCount datapoint at all (it comes from per-task events):
+    # missing data must page, not sit in INSUFFICIENT_DATA.
+    assert alarm["TreatMissingData"] == "breaching"
     dims = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
     assert dims == {"ClusterName": STACK, "ServiceName": STACK}
+
+
+def test_monitoring_is_created_only_after_the_service_so_no_data_yet_window_exists():
+    """Why "breaching" cannot false-alarm on a new stack: the alarm's inputs are Service outputs."""
+    monitoring = load("root.yaml")["Resources"]["Monitoring"]["Properties"]["Parameters"]
+    for name in ("ClusterName", "ServiceName"):
+        assert monitoring[name] == {"Fn::GetAtt": ["Service", f"Outputs.{name}"]}, name
 
 
 def test_latency_alarm_uses_p99_and_thresholds_are_parameters():
