@@ -98,20 +98,26 @@ for name in ("ImageTag", "ArtifactsBucketName"):
     if name in data:
         sys.exit(f"deploy-infra: {name} must not be in the parameters file (the script sets it)")
 # CloudFormation cannot compare two parameters, and the scalable target fails mid-create when its
-# maximum is below its minimum: check here. Missing values: root.yaml's defaults (kept equal by
-# tests/infra/test_deploy_infra.py).
-counts = {"DesiredCount": 2, "MaxCount": 6}
-try:
-    counts.update({k: int(str(data[k])) for k in counts if k in data})
-except ValueError:
-    pass  # not a number: CloudFormation rejects it with its own message
-else:
-    if counts["MaxCount"] < counts["DesiredCount"]:
-        sys.exit(
-            f"deploy-infra: MaxCount {counts['MaxCount']} is below DesiredCount"
-            f" {counts['DesiredCount']} (missing ones are root.yaml defaults); autoscaling needs"
-            " MaxCount >= DesiredCount"
-        )
+# maximum is below its minimum: check here. Only when both are given: for an omitted parameter
+# `deploy` keeps the stack's previous value (a new stack gets root.yaml's default), which this script
+# cannot see - so one without the other is refused, and neither keeps a pair that is consistent.
+counts = [k for k in ("DesiredCount", "MaxCount") if k in data]
+if len(counts) == 1:
+    sys.exit(
+        f"deploy-infra: set DesiredCount and MaxCount together in the parameters file (only {counts[0]}"
+        " is there; the other would keep the stack's previous value, which cannot be checked)"
+    )
+if counts:
+    try:
+        desired, maximum = int(str(data["DesiredCount"])), int(str(data["MaxCount"]))
+    except ValueError:
+        pass  # not a number: CloudFormation rejects it with its own message
+    else:
+        if maximum < desired:
+            sys.exit(
+                f"deploy-infra: MaxCount {maximum} is below DesiredCount {desired}; autoscaling"
+                " needs MaxCount >= DesiredCount"
+            )
 for name, value in data.items():
     value = "" if value is None else str(value)
     if "\n" in value:

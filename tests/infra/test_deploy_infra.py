@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -82,7 +81,11 @@ def test_bad_input_fails_with_one_clear_line(args, message, tmp_path):
         ('{"ArtifactsBucketName": "x"}', "ArtifactsBucketName must not be in the parameters file"),
         ('"text"', "must be a JSON object"),
         ('{"DesiredCount": "4", "MaxCount": "3"}', "MaxCount 3 is below DesiredCount 4"),
-        ('{"MaxCount": 1}', "MaxCount 1 is below DesiredCount 2"),  # root.yaml's default
+        ('{"DesiredCount": 8, "MaxCount": 6}', "MaxCount 6 is below DesiredCount 8"),
+        # One without the other: the omitted one keeps the stack's previous value, unknown here.
+        ('{"DesiredCount": "3"}', "set DesiredCount and MaxCount together"),
+        ('{"MaxCount": 1}', "set DesiredCount and MaxCount together"),
+        ('[{"ParameterKey": "DesiredCount", "ParameterValue": "3"}]', "only DesiredCount"),
     ],
 )
 def test_bad_parameters_file_fails_with_one_clear_line(content, message, tmp_path):
@@ -94,14 +97,28 @@ def test_bad_parameters_file_fails_with_one_clear_line(content, message, tmp_pat
     assert message in result.stderr
 
 
-def test_count_defaults_in_the_script_are_the_root_defaults():
-    # The MaxCount >= DesiredCount check fills in missing values with these.
-    script = SCRIPT.read_text()
-    defaults = re.search(r'counts = \{"DesiredCount": (\d+), "MaxCount": (\d+)\}', script)
-    assert defaults, "the check's defaults moved: update this test"
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"GitHubRepository": "octo-org/predict-api"}',  # neither: the stack's pair is kept
+        '{"DesiredCount": 3, "MaxCount": 3}',
+        '{"DesiredCount": "8", "MaxCount": "10"}',  # above root.yaml's default MaxCount: fine
+    ],
+)
+def test_consistent_or_omitted_counts_pass_validation(content, tmp_path):
+    params = tmp_path / "params.json"
+    params.write_text(content)
+    # Validation passed when the script gets as far as its first AWS call (nobody listens on :9).
+    env = {"AWS_ENDPOINT_URL": "http://localhost:9", "AWS_REGION": "us-east-1"}
+    result = run("--parameters", str(params), env={**env, "AWS_MAX_ATTEMPTS": "1"})
+    assert result.returncode == 2
+    assert "cannot reach AWS" in result.stderr, result.stderr
+
+
+def test_root_count_defaults_are_consistent():
+    # A new stack deployed from a file without either count gets these, unchecked by the script.
     parameters = load("root.yaml")["Parameters"]
-    assert int(defaults[1]) == parameters["DesiredCount"]["Default"]
-    assert int(defaults[2]) == parameters["MaxCount"]["Default"]
+    assert parameters["MaxCount"]["Default"] >= parameters["DesiredCount"]["Default"]
 
 
 DEPLOYED_TAG = "abc1234"
