@@ -21,7 +21,9 @@ usage: scripts/deploy-infra.sh --parameters FILE [options]
   --artifacts-bucket NAME bucket for the packaged templates
                           (default: <stack>-artifacts-<account>-<region>, lower case)
   --image-tag SHA         deploy this image instead of keeping the deployed one (first service creation
-                          by an administrator; releases normally set it through scripts/release.sh)
+                          by an administrator; releases normally set it through scripts/release.sh):
+                          the full 40-hex commit SHA the image was pushed with; a short SHA is
+                          resolved to the full one when this repository has that commit
   --dry-run               create the bucket and package, then print the deploy command instead of running it
   --package-only DIR      create the bucket and package into DIR/cloudformation/root.yaml, copy .taskcat.yml
                           next to it (for `taskcat test run`), do not deploy
@@ -60,8 +62,15 @@ done
 # Validate everything before touching AWS: a bad value must not leave half a deployment behind.
 [[ $stack_name =~ ^[A-Za-z][A-Za-z0-9-]{0,127}$ ]] \
   || die "stack name '$stack_name' is invalid (a letter, then letters, digits, hyphens; at most 128)"
-if $image_tag_given && ! [[ $image_tag_override =~ ^[0-9a-f]{7,40}$ ]]; then
-  die "image tag '$image_tag_override' is not a git SHA (7-40 lowercase hex characters)"
+# Images are pushed only under the full 40-hex SHA (scripts/release.sh): a short SHA names no image
+# in ECR, so resolve one in this repository (as release.sh does), then require the full form.
+if $image_tag_given && [[ $image_tag_override =~ ^[0-9a-f]{7,39}$ ]] && command -v git >/dev/null 2>&1 &&
+  full=$(git rev-parse --verify --quiet "$image_tag_override^{commit}" 2>/dev/null); then
+  echo "deploy-infra: --image-tag $image_tag_override is commit $full"
+  image_tag_override=$full
+fi
+if $image_tag_given && ! [[ $image_tag_override =~ ^[0-9a-f]{40}$ ]]; then
+  die "image tag '$image_tag_override' is not a full git SHA (40 lowercase hex characters, or a short SHA of a commit in this repository)"
 fi
 if [ "$mode" != package ] && [ -z "$parameters_file" ]; then
   [ -f cloudformation/parameters.json ] \

@@ -52,7 +52,11 @@ def test_help_documents_every_option():
         (["--bogus"], "unknown argument '--bogus'"),
         ([], "--parameters FILE is required"),
         (["--parameters", "/nonexistent.json"], "does not exist"),
-        (["--parameters", str(EXAMPLE), "--image-tag", "LATEST"], "is not a git SHA"),
+        (["--parameters", str(EXAMPLE), "--image-tag", "LATEST"], "is not a full git SHA"),
+        # Images are pushed under the full SHA only: a short one must resolve in this repository.
+        (["--parameters", str(EXAMPLE), "--image-tag", "0000000"], "'0000000' is not a full git"),
+        (["--parameters", str(EXAMPLE), "--image-tag", "a" * 41], "is not a full git SHA"),
+        (["--parameters", str(EXAMPLE), "--image-tag", "A" * 40], "is not a full git SHA"),
         (
             ["--parameters", str(EXAMPLE), "--stack-name", "1bad_name"],
             "stack name '1bad_name' is invalid",
@@ -112,6 +116,20 @@ def test_consistent_or_omitted_counts_pass_validation(content, tmp_path):
     env = {"AWS_ENDPOINT_URL": "http://localhost:9", "AWS_REGION": "us-east-1"}
     result = run("--parameters", str(params), env={**env, "AWS_MAX_ATTEMPTS": "1"})
     assert result.returncode == 2
+    assert "cannot reach AWS" in result.stderr, result.stderr
+
+
+def test_short_image_tag_is_resolved_to_the_full_commit_sha():
+    full = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    env = {"AWS_ENDPOINT_URL": "http://localhost:9", "AWS_REGION": "us-east-1"}
+    result = run("--parameters", str(EXAMPLE), "--image-tag", full[:9], env=env)
+    assert f"deploy-infra: --image-tag {full[:9]} is commit {full}" in result.stdout
+    # Validation passed: the script got as far as its first AWS call (nobody listens on :9).
     assert "cannot reach AWS" in result.stderr, result.stderr
 
 
