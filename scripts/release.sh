@@ -42,7 +42,8 @@ usage() {
     "   1  unexpected error (an AWS API error the tool does not handle, or a bug)" \
     "   2  usage error (unknown flag, bad value)" \
     "   3  prerequisite missing: AWS credentials or region, container builder, git, boto3;" \
-    "      AWS endpoint unreachable (unknown region, network); or the work tree is dirty" \
+    "      AWS endpoint unreachable (unknown region, network, proxy, TLS) before the stack" \
+    "      update started; or the work tree is dirty" \
     "   4  stack not found, in a failed state, or without the expected outputs/parameters;" \
     "      or a first release (no image yet) attempted with the deploy role" \
     "   5  stack busy: another operation is in progress" \
@@ -51,7 +52,8 @@ usage() {
     "   8  change set could not be created" \
     "   9  stack update failed and was rolled back (failing events printed)" \
     "  10  ECS deployment circuit breaker failed the rollout (reasons printed)" \
-    "  11  timed out waiting (the update carries on in CloudFormation)" \
+    "  11  timed out waiting, or lost the connection to AWS after the update started" \
+    "      (the update carries on in CloudFormation)" \
     "  12  verification failed: the service does not run the new image steadily" \
     "  13  health check failed: GET <ServiceUrl>/health did not answer 200 {\"status\": \"ok\"}" \
     " 130  interrupted"

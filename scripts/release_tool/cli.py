@@ -102,10 +102,10 @@ def main(argv: list[str] | None = None, session: object | None = None) -> int:
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
-        EndpointConnectionError,
         NoCredentialsError,
         NoRegionError,
     )
+    from botocore.exceptions import ConnectionError as AwsConnectionError
 
     from release_tool import release
     from release_tool.output import Reporter
@@ -134,12 +134,14 @@ def main(argv: list[str] | None = None, session: object | None = None) -> int:
         return _fail(ExitCode.PREREQUISITE, "no AWS credentials found")
     except NoRegionError:
         return _fail(ExitCode.PREREQUISITE, release.NO_REGION)
-    except EndpointConnectionError as error:
-        # An unknown region has no endpoint either: its host name does not resolve.
+    except AwsConnectionError as error:
+        # Endpoint, connect timeout, proxy or TLS failure: nothing was changed (release.run
+        # reports one after the change set was executed itself, as exit 11). An unknown region
+        # has no endpoint either: its host name does not resolve.
         return _fail(
             ExitCode.PREREQUISITE,
-            f"cannot reach the AWS endpoint {error.kwargs.get('endpoint_url')}: check --region "
-            "(or AWS_REGION), the network or proxy, and AWS_ENDPOINT_URL if set",
+            f"cannot reach AWS: {error}: check --region (or AWS_REGION), the network or proxy, "
+            "and AWS_ENDPOINT_URL if set",
         )
     except ClientError as error:
         err = error.response.get("Error", {})

@@ -19,7 +19,7 @@ class ExitCode(IntEnum):
     CHANGE_SET_FAILED = 8  # CloudFormation could not create the change set
     STACK_ROLLED_BACK = 9  # the update failed and CloudFormation rolled the stack back
     CIRCUIT_BREAKER = 10  # the ECS deployment circuit breaker failed the rollout
-    TIMEOUT = 11  # no final state within --timeout (the update goes on in CloudFormation)
+    TIMEOUT = 11  # no final state within --timeout, or AWS unreachable after the update started
     VERIFY_FAILED = 12  # stack updated but the service does not run the new image steadily
     HEALTH_FAILED = 13  # GET <ServiceUrl>/health did not answer 200 {"status": "ok"}
     INTERRUPTED = 130  # Ctrl-C (the update goes on in CloudFormation)

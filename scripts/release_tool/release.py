@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
+from botocore.exceptions import ConnectionError as AwsConnectionError
 
 from release_tool import health, registry, service, stack
 from release_tool.errors import ExitCode, ReleaseError
@@ -181,12 +182,21 @@ def run(clients: Clients, options: Options, reporter: Reporter) -> ExitCode:
     rollout = RolloutWatcher(clients.ecs, outputs.get("ClusterName"), outputs.get("ServiceName"))
     rollout.poll()  # the state before this release: only changes from here on are printed
     stack.execute_change_set(cfn, change_set_id, options.stack_name, f"release-{uuid.uuid4()}")
-    watcher = StackWatcher(cfn, found["StackId"], baseline)
-    wait_for_update(
-        cfn, watcher, rollout, reporter, options.timeout, options.poll_interval, options.clock
-    )
-    updated = stack.describe(cfn, found["StackId"])
-    return _verify(clients, options, updated, image, reporter)
+    try:
+        watcher = StackWatcher(cfn, found["StackId"], baseline)
+        wait_for_update(
+            cfn, watcher, rollout, reporter, options.timeout, options.poll_interval, options.clock
+        )
+        updated = stack.describe(cfn, found["StackId"])
+        return _verify(clients, options, updated, image, reporter)
+    except AwsConnectionError as error:
+        # The update is under way: like a timeout, not a missing prerequisite (exit 3).
+        raise ReleaseError(
+            ExitCode.TIMEOUT,
+            f"lost the connection to AWS while watching the release ({error}); the stack update "
+            "carries on in CloudFormation; check it with `aws cloudformation describe-stacks "
+            f"--stack-name {options.stack_name}`",
+        ) from None
 
 
 def _verify(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+from botocore.exceptions import ConnectTimeoutError, ProxyConnectionError, SSLError
 from release_tool import cli
 from release_tool.errors import ExitCode
 from release_tool.release import NO_REGION
@@ -93,8 +94,8 @@ def test_an_unreachable_endpoint_exits_3_in_one_line(offline_aws, capsys):
     assert code == ExitCode.PREREQUISITE == 3
     err = capsys.readouterr().err
     assert err.splitlines() == [
-        f"release: error: cannot reach the AWS endpoint {endpoint}/: check --region (or "
-        "AWS_REGION), the network or proxy, and AWS_ENDPOINT_URL if set"
+        f'release: error: cannot reach AWS: Could not connect to the endpoint URL: "{endpoint}/":'
+        " check --region (or AWS_REGION), the network or proxy, and AWS_ENDPOINT_URL if set"
     ]
 
 
@@ -102,3 +103,35 @@ def test_no_region_exits_3_in_one_line(offline_aws, capsys):
     code = cli.main(["preflight"])
     assert code == ExitCode.PREREQUISITE
     assert capsys.readouterr().err.splitlines() == [f"release: error: {NO_REGION}"]
+
+
+class UnreachableAwsSession:
+    """Every client raises `error` on its first call, as botocore does when it cannot connect."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def client(self, *_args, **_kwargs):
+        return self
+
+    def get_caller_identity(self):
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectTimeoutError(endpoint_url="https://sts.us-east-1.amazonaws.com/"),
+        ProxyConnectionError(proxy_url="http://proxy.internal:3128", error="refused"),
+        SSLError(endpoint_url="https://sts.us-east-1.amazonaws.com/", error="bad certificate"),
+    ],
+    ids=type,
+)
+def test_every_kind_of_connection_failure_exits_3_with_its_own_words(error, capsys):
+    # All are botocore ConnectionError; a proxy failure has no endpoint_url to show.
+    code = cli.main(["preflight", "--region", "us-east-1"], session=UnreachableAwsSession(error))
+    assert code == ExitCode.PREREQUISITE == 3
+    assert capsys.readouterr().err.splitlines() == [
+        f"release: error: cannot reach AWS: {error}: check --region (or AWS_REGION), the network "
+        "or proxy, and AWS_ENDPOINT_URL if set"
+    ]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+from botocore.exceptions import ConnectTimeoutError
 from botocore.stub import ANY, Stubber
 from release_tool import cli, stack
 from release_tool.errors import ExitCode, ReleaseError
@@ -403,10 +404,9 @@ class FakeSession:
         return self.clients.get(name) or client(name)
 
 
-def test_the_command_line_exits_9_after_a_rollback_and_prints_why(monkeypatch, capsys):
-    """The whole deploy command, every AWS answer canned: the exit code and stderr a user sees."""
-    monkeypatch.setenv("RELEASE_POLL_SECONDS", "0")
-    cfn, ecr, ecs, sts = (client(n) for n in ("cloudformation", "ecr", "ecs", "sts"))
+def stub_a_release_up_to_execute(stubs: list[Stubber]) -> None:
+    """The canned answers of `deploy --tag NEW` from preflight to an executed change set."""
+    cfn_stub, ecr_stub, ecs_stub, sts_stub = stubs
     change_set = {"ChangeSetName": "release-b", "Status": "CREATE_COMPLETE", "Changes": []}
     change_set["Changes"] = [
         {
@@ -418,9 +418,6 @@ def test_the_command_line_exits_9_after_a_rollback_and_prints_why(monkeypatch, c
             },
         }
     ]
-    reason = "Resource handler returned message: 'CannotPullContainerError'"
-    stubs = [Stubber(c) for c in (cfn, ecr, ecs, sts)]
-    cfn_stub, ecr_stub, ecs_stub, sts_stub = stubs
     sts_stub.add_response("get_caller_identity", {"Account": "1", "Arn": "arn:aws:iam::1:role/d"})
     cfn_stub.add_response("describe_stacks", stack_status("UPDATE_COMPLETE"), None)
     ecr_stub.add_response(
@@ -438,6 +435,16 @@ def test_the_command_line_exits_9_after_a_rollback_and_prints_why(monkeypatch, c
     cfn_stub.add_response(
         "execute_change_set", {}, {"ChangeSetName": "arn:cs", "ClientRequestToken": ANY}
     )
+
+
+def test_the_command_line_exits_9_after_a_rollback_and_prints_why(monkeypatch, capsys):
+    """The whole deploy command, every AWS answer canned: the exit code and stderr a user sees."""
+    monkeypatch.setenv("RELEASE_POLL_SECONDS", "0")
+    cfn, ecr, ecs, sts = (client(n) for n in ("cloudformation", "ecr", "ecs", "sts"))
+    reason = "Resource handler returned message: 'CannotPullContainerError'"
+    stubs = [Stubber(c) for c in (cfn, ecr, ecs, sts)]
+    cfn_stub, _, ecs_stub, _ = stubs
+    stub_a_release_up_to_execute(stubs)
     cfn_stub.add_response(*describe("UPDATE_ROLLBACK_COMPLETE"))
     cfn_stub.add_response(
         *root_events(
@@ -483,3 +490,46 @@ ANY_PARAMS = {
     "IncludeNestedStacks": True,
     "Description": f"release {NEW} (scripts/release.sh)",
 }
+
+
+def test_losing_aws_after_the_change_set_was_executed_says_the_update_carries_on(
+    monkeypatch, capsys
+):
+    """A connection failure once the update is under way is exit 11 ("carries on"), not exit 3
+    ("prerequisite missing"): the release did start, and CloudFormation finishes it."""
+    monkeypatch.setenv("RELEASE_POLL_SECONDS", "0")
+    cfn, ecr, ecs, sts = (client(n) for n in ("cloudformation", "ecr", "ecs", "sts"))
+    stubs = [Stubber(c) for c in (cfn, ecr, ecs, sts)]
+    stub_a_release_up_to_execute(stubs)
+    executed = []
+    cfn.meta.events.register(
+        "after-call.cloudformation.ExecuteChangeSet", lambda **_: executed.append(True)
+    )
+
+    def unreachable_once_executed(**_):
+        # Runs before the Stubber (before-parameter-build) and raises what botocore would.
+        if executed:
+            raise ConnectTimeoutError(
+                endpoint_url="https://cloudformation.us-east-1.amazonaws.com/"
+            )
+
+    cfn.meta.events.register(
+        "provide-client-params.cloudformation.DescribeStacks", unreachable_once_executed
+    )
+    for stub in stubs:
+        stub.activate()
+    session = FakeSession(cloudformation=cfn, ecr=ecr, ecs=ecs, sts=sts)
+
+    code = cli.main(["deploy", "--tag", NEW, "--region", REGION], session=session)
+
+    for stub in stubs:
+        stub.assert_no_pending_responses()
+        stub.deactivate()
+    assert executed
+    assert code == ExitCode.TIMEOUT == 11
+    assert capsys.readouterr().err.splitlines() == [
+        "release: error: lost the connection to AWS while watching the release (Connect timeout"
+        ' on endpoint URL: "https://cloudformation.us-east-1.amazonaws.com/"); the stack update'
+        " carries on in CloudFormation; check it with `aws cloudformation describe-stacks"
+        " --stack-name predict-api`"
+    ]
