@@ -160,22 +160,58 @@ def test_release_step_passes_health_url_only_when_the_variable_is_set(tmp_path):
     assert not (tmp_path / "pwned").exists()
 
 
+SHA = "0123456789abcdef0123456789abcdef01234567"
+MAIN = "refs/heads/main"
+
+
+def evaluate(expression: str, **context: str | bool) -> bool:
+    """Evaluates a job `if:` with the few GitHub expression forms deploy.yml uses (hand-written:
+    no maintained Python evaluator of GitHub expressions exists). Anything else fails the test."""
+    python = " ".join(expression.split()).replace("!cancelled()", "(not cancelled)")
+    python = python.replace("&&", " and ").replace("||", " or ")
+    names = {name.replace(".", "_"): name for name in re.findall(r"[a-z_]+(?:\.[a-z_]+)+", python)}
+    for safe, name in names.items():
+        python = python.replace(name, safe)
+    leftover = re.sub(r"'[^']*'|==|!=|[()]|\b(?:and|or|not|cancelled)\b|\b[a-z_]+\b", "", python)
+    assert not leftover.strip(), f"unsupported expression syntax: {leftover!r}"
+    values = {"cancelled": False} | {key.replace(".", "_"): value for key, value in context.items()}
+    assert set(names) <= set(values), f"no value for {set(names) - set(values)}"
+    return bool(eval(python, {"__builtins__": {}}, values))  # noqa: S307 (our file, checked above)
+
+
+def release_runs(event: str, ref: str, tag: str, ci: str, cancelled: bool = False) -> bool:
+    condition = load("deploy.yml")["jobs"]["release"]["if"]
+    context = {"github.event_name": event, "github.ref": ref, "inputs.tag": tag}
+    return evaluate(condition, cancelled=cancelled, **context, **{"needs.ci.result": ci})
+
+
 def test_manual_dispatch_redeploys_a_full_sha_through_the_same_role():
     deploy = load("deploy.yml")
     tag = deploy["on"]["workflow_dispatch"]["inputs"]["tag"]
     assert tag["type"] == "string" and tag["required"] is False and tag["default"] == ""
     # A redeploy skips CI (the image was tested when it was built); a build never does.
-    assert deploy["jobs"]["ci"]["if"] == "github.event_name == 'push' || inputs.tag == ''"
-    condition = " ".join(deploy["jobs"]["release"]["if"].split())
-    assert condition.startswith("!cancelled() && (needs.ci.result == 'success' ||")
-    assert "needs.ci.result == 'skipped' && github.event_name == 'workflow_dispatch'" in condition
+    ci_if = deploy["jobs"]["ci"]["if"]
+    assert evaluate(ci_if, **{"github.event_name": "push", "inputs.tag": ""})
+    assert evaluate(ci_if, **{"github.event_name": "workflow_dispatch", "inputs.tag": ""})
+    assert not evaluate(ci_if, **{"github.event_name": "workflow_dispatch", "inputs.tag": SHA})
+    # Builds from main only; a redeploy of an already-built SHA may start on any ref.
+    assert release_runs("push", MAIN, "", "success")
+    assert release_runs("workflow_dispatch", MAIN, "", "success")
+    assert release_runs("workflow_dispatch", MAIN, SHA, "skipped")
+    assert release_runs("workflow_dispatch", "refs/heads/feature", SHA, "skipped")
+    assert not release_runs("workflow_dispatch", "refs/heads/feature", "", "success")
+    assert not release_runs("workflow_dispatch", "refs/tags/v1.0.0", "", "success")
+    # Never after a failed, cancelled or unexplained-skipped CI.
+    assert not release_runs("push", MAIN, "", "failure")
+    assert not release_runs("push", MAIN, "", "skipped")
+    assert not release_runs("workflow_dispatch", MAIN, "", "skipped")
+    assert not release_runs("push", MAIN, "", "success", cancelled=True)
 
 
 def test_release_step_turns_the_tag_input_into_no_build_tag(tmp_path):
-    sha = "0123456789abcdef0123456789abcdef01234567"
-    result, argv = run_release_step(tmp_path, REDEPLOY_TAG=sha)
+    result, argv = run_release_step(tmp_path, REDEPLOY_TAG=SHA)
     assert result.returncode == 0, result.stderr
-    assert argv == ["--stack", "predict-api", "--no-build", "--tag", sha]
+    assert argv == ["--stack", "predict-api", "--no-build", "--tag", SHA]
 
 
 @pytest.mark.parametrize("bad", ["abc1234", "latest", f"{'a' * 40}; rm -rf /", "A" * 40])
