@@ -47,7 +47,20 @@ def event(event_id, seconds, logical, status, *, kind="AWS::CloudFormation::Stac
     return found
 
 
-def stack_status(status: str) -> dict:
+def stack_status(
+    status: str,
+    image_tag: str = OLD,
+    service_url: str | None = "http://127.0.0.1:9",
+    extra_outputs: dict[str, str] | None = None,
+) -> dict:
+    """The root as describe_stacks shows it; the service's outputs only once it exists."""
+    outputs = {"RepositoryUri": REPO, "RepositoryName": "predict-api", **(extra_outputs or {})}
+    if service_url:
+        outputs |= {
+            "ClusterName": "predict-api",
+            "ServiceName": "predict-api",
+            "ServiceUrl": service_url,
+        }
     return {
         "Stacks": [
             {
@@ -56,19 +69,26 @@ def stack_status(status: str) -> dict:
                 "StackStatus": status,
                 "CreationTime": T0,
                 "Parameters": [
-                    {"ParameterKey": "ImageTag", "ParameterValue": OLD},
+                    {"ParameterKey": "ImageTag", "ParameterValue": image_tag},
                     {"ParameterKey": "ArtifactsBucketName", "ParameterValue": "artifacts"},
                 ],
-                "Outputs": [
-                    {"OutputKey": "RepositoryUri", "OutputValue": REPO},
-                    {"OutputKey": "RepositoryName", "OutputValue": "predict-api"},
-                    {"OutputKey": "ClusterName", "OutputValue": "predict-api"},
-                    {"OutputKey": "ServiceName", "OutputValue": "predict-api"},
-                    {"OutputKey": "ServiceUrl", "OutputValue": "http://127.0.0.1:9"},
-                ],
+                "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()],
             }
         ]
     }
+
+
+def wait_from_e0(cfn, *, ecs, timeout: int, poll_interval: int, clock) -> None:
+    """wait_for_update on the root stack, following events after "e0" (what the tests stub)."""
+    wait_for_update(
+        cfn,
+        StackWatcher(cfn, ROOT_ID, "e0"),
+        RolloutWatcher(ecs=ecs),
+        Reporter(),
+        timeout=timeout,
+        poll_interval=poll_interval,
+        clock=clock,
+    )
 
 
 def deployment(status, revision, rollout, running, pending, failed=0, reason=None) -> dict:
@@ -155,15 +175,7 @@ def test_a_rolled_back_update_prints_the_failing_events_and_exits_9(capsys):
             stub.add_response(method, response, params)
         clock = FakeClock()
         with pytest.raises(ReleaseError) as raised:
-            wait_for_update(
-                cfn,
-                StackWatcher(cfn, ROOT_ID, "e0"),
-                RolloutWatcher(ecs=None),
-                Reporter(),
-                timeout=600,
-                poll_interval=5,
-                clock=clock,
-            )
+            wait_from_e0(cfn, ecs=None, timeout=600, poll_interval=5, clock=clock)
         stub.assert_no_pending_responses()
     error = raised.value
     assert error.code == ExitCode.STACK_ROLLED_BACK == 9
@@ -255,15 +267,7 @@ def test_the_circuit_breaker_is_reported_with_nested_events_and_exits_10(capsys)
         ]:
             ecs_stub.add_response("describe_services", response, service_params)
         with pytest.raises(ReleaseError) as raised:
-            wait_for_update(
-                cfn,
-                StackWatcher(cfn, ROOT_ID, "e0"),
-                RolloutWatcher(ecs=ecs),
-                Reporter(),
-                timeout=600,
-                poll_interval=5,
-                clock=FakeClock(),
-            )
+            wait_from_e0(cfn, ecs=ecs, timeout=600, poll_interval=5, clock=FakeClock())
         cfn_stub.assert_no_pending_responses()
         ecs_stub.assert_no_pending_responses()
     error = raised.value
@@ -293,15 +297,7 @@ def test_a_stuck_update_times_out_with_exit_11():
             stub.add_response(*describe("UPDATE_IN_PROGRESS"))
             stub.add_response(*root_events(event("e1", 1, "predict-api", "UPDATE_IN_PROGRESS")))
         with pytest.raises(ReleaseError) as raised:
-            wait_for_update(
-                cfn,
-                StackWatcher(cfn, ROOT_ID, "e0"),
-                RolloutWatcher(ecs=None),
-                Reporter(),
-                timeout=30,
-                poll_interval=10,
-                clock=clock,
-            )
+            wait_from_e0(cfn, ecs=None, timeout=30, poll_interval=10, clock=clock)
         stub.assert_no_pending_responses()
     assert raised.value.code == ExitCode.TIMEOUT == 11
     assert raised.value.message.startswith(

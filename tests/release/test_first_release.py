@@ -20,13 +20,13 @@ from tests.release.test_failure_paths import (
     REPO,
     ROOT_ID,
     SERVICE_ARN,
-    T0,
     TASK_DEFINITION_ARN,
     FakeSession,
     client,
     deployment,
     event,
     services,
+    stack_status,
 )
 
 NEW = "c" * 40
@@ -39,33 +39,8 @@ ADMIN_CALLER = f"arn:aws:iam::{ACCOUNT}:user/admin"
 
 def root_stack(status: str, image_tag: str, service_url: str | None = None) -> dict:
     """The root as describe_stacks shows it; the service's outputs only once it exists."""
-    outputs = {
-        "RepositoryUri": REPO,
-        "RepositoryName": "predict-api",
-        "DeployRoleArn": DEPLOY_ROLE_ARN,
-        "ArtifactsBucketName": "artifacts",
-    }
-    if service_url:
-        outputs |= {
-            "ClusterName": "predict-api",
-            "ServiceName": "predict-api",
-            "ServiceUrl": service_url,
-        }
-    return {
-        "Stacks": [
-            {
-                "StackId": ROOT_ID,
-                "StackName": "predict-api",
-                "StackStatus": status,
-                "CreationTime": T0,
-                "Parameters": [
-                    {"ParameterKey": "ImageTag", "ParameterValue": image_tag},
-                    {"ParameterKey": "ArtifactsBucketName", "ParameterValue": "artifacts"},
-                ],
-                "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()],
-            }
-        ]
-    }
+    deploy_role = {"DeployRoleArn": DEPLOY_ROLE_ARN, "ArtifactsBucketName": "artifacts"}
+    return stack_status(status, image_tag, service_url, extra_outputs=deploy_role)
 
 
 def steady(response: dict) -> dict:
