@@ -86,3 +86,15 @@ def test_gunicorn_own_lines_are_json_too(gunicorn_server):
     ]
     assert any(m.startswith("Listening at") for m in messages)
     assert any(m.startswith("Booting worker") for m in messages)
+
+
+def test_access_log_can_be_turned_off(fresh_gunicorn):
+    server = fresh_gunicorn(ACCESS_LOG="0")
+    response = requests.get(
+        f"{server.base_url}/predict", headers={"X-Request-ID": "quiet-1"}, timeout=5
+    )
+    assert response.status_code == 200
+    assert server.stop() == 0  # after a clean stop every line that would be written is written
+    entries = server.log_entries()
+    assert any(e["message"] == "Shutting down: Master" for e in entries)  # the log is not empty
+    assert not [e for e in entries if e["logger"] == "gunicorn.access"]
