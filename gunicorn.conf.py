@@ -43,33 +43,46 @@ try:
 except SettingsError as error:
     _fail(str(error))
 
-wsgi_app = "predict_service:create_app()"
-
 # The ALB reaches the task on its private IP; PORT follows the usual convention.
 bind = [f"0.0.0.0:{_env_int('PORT', 8000, minimum=1)}"]
 
-# gthread: the sync worker ignores keep-alive (so the ALB would reconnect constantly) and measured
-# slower; gevent had 4x the p99 and stalled under load (bench/README.md). Four processes of two
-# threads: at 4 keep-alive connections 4 x 2 served about twice the rate of 2 x 4 (threads of one
-# process wait on each other for the GIL, processes do not); at 32 connections they were level.
-# Each worker is ~32 MB RSS, so 4 fit the smallest task sizes.
-worker_class = _env_choice("GUNICORN_WORKER_CLASS", "gthread", ("gthread", "sync"))
-workers = _env_int("GUNICORN_WORKERS", 4, minimum=1)
-threads = _env_int("GUNICORN_THREADS", 2, minimum=1)
+# uvicorn (the default): Gunicorn's master with uvicorn's HTTP protocol (httptools on uvloop) in
+# each worker, the Flask app called inline on the event loop (predict_service/asgi.py). Measured
+# 2.5-3.5x gthread's rate at the same CPU (bench/README.md), because gthread spends ~600 us of
+# CPU a request in its own machinery. Inline means one request at a time per worker: right for
+# CPU-only work such as /predict; a service that adds blocking I/O should switch to gthread.
+# gthread keeps connections alive with a thread pool; sync ignores keep-alive (not behind an ALB).
+_worker = _env_choice("GUNICORN_WORKER_CLASS", "uvicorn", ("uvicorn", "gthread", "sync"))
+if _worker == "uvicorn":
+    worker_class = "predict_service.worker.UvicornWorker"
+    wsgi_app = "predict_service.asgi:create_asgi_app()"
+else:
+    worker_class = _worker
+    wsgi_app = "predict_service:create_app()"
+# uvicorn: one process per vCPU of the 2-vCPU task (4 measured slower: they only contend).
+# gthread: 4 x 2 served about twice 2 x 4's rate at 4 connections (threads of one process wait on
+# each other for the GIL). Each worker is ~32-37 MB RSS.
+workers = _env_int("GUNICORN_WORKERS", 2 if _worker == "uvicorn" else 4, minimum=1)
+# gthread only: Gunicorn would quietly turn a sync worker with threads > 1 into gthread.
+threads = _env_int("GUNICORN_THREADS", 2, minimum=1) if _worker == "gthread" else 1
 
 # Longer than the ALB's 60 s idle timeout: the ALB must close idle connections first, or a request
 # it sends on a connection Gunicorn is closing becomes a 502.
 keepalive = _env_int("GUNICORN_KEEPALIVE", 75, minimum=1)
-# A worker whose main loop is silent this long is killed and replaced (with gthread one slow
-# request does not trigger it; a stuck worker does).
+# A worker whose main loop is silent this long is killed and replaced. With the uvicorn worker a
+# request that runs this long does it (the loop is busy with it, as in the sync worker); with
+# gthread only a stuck worker does.
 timeout = _env_int("GUNICORN_TIMEOUT", 30, minimum=1)
 # After SIGTERM, in-flight requests get this long. ECS first deregisters the task from the ALB and
 # waits out the deregistration delay (30 s: requests through the ALB finish there), then sends
 # SIGTERM, then SIGKILL after stopTimeout (30 s): this must stay below that.
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 20, minimum=1)
-# Recycle workers now and then so a slow leak cannot grow forever; jitter keeps them from
-# restarting all at once.
-max_requests = _env_int("GUNICORN_MAX_REQUESTS", 10000)
+# No recycling by default: a uvicorn worker that recycles closes its idle keep-alive connections at
+# once, and a request the ALB sends on one just then is a 502 (the benchmark saw such errors at
+# every recycle). Tasks are replaced on every release, and the memory alarm watches for leaks.
+# Set it (with jitter, so workers do not restart together) to bound a known leak.
+max_requests = _env_int("GUNICORN_MAX_REQUESTS", 0)
+# Used only when max_requests > 0.
 max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", 1000)
 
 # The heartbeat file lives in memory: /tmp may be a slow overlay (gunicorn #1194 WORKER TIMEOUTs)
@@ -82,11 +95,8 @@ control_socket_disable = True
 # Trust X-Forwarded-* only from the proxy (the ECS task sets the VPC CIDR; locally, loopback).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
-# JSON lines on stdout for Gunicorn and the app alike (predict_service/jsonlog.py). The access log
-# stays on (ACCESS_LOG=0 turns it off); its fields come from Gunicorn's atoms, and this format is
-# only the human-readable "message" field.
+# JSON lines on stdout for Gunicorn, uvicorn and the app alike (predict_service/jsonlog.py). The
+# access line is the app's own (predict_service/accesslog.py; ACCESS_LOG=0 turns it off), so the
+# servers' access loggers are silenced there.
 loglevel = _app_settings["LOG_LEVEL"].lower()
 logconfig_dict = logging_config(_app_settings["LOG_LEVEL"])
-if os.environ.get("ACCESS_LOG", "1") in ("0", "false", "no", "off"):
-    logconfig_dict["loggers"]["gunicorn.access"]["level"] = "WARNING"
-access_log_format = "%(m)s %(U)s %(s)s"

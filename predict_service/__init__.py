@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 from predict_service import api, errors, openapi, request_id
+from predict_service.accesslog import AccessLog
 from predict_service.jsonlog import configure_logging
 from predict_service.settings import load_settings
 
@@ -32,4 +33,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(api.bp)
     openapi.init_app(app)  # last: it documents the routes registered before it
+    if settings["ACCESS_LOG"]:
+        app.wsgi_app = AccessLog(app.wsgi_app)
     return app

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from flask import Flask, Response, current_app, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
 
 from predict_service.request_id import current_request_id
@@ -14,6 +14,8 @@ from predict_service.request_id import current_request_id
 PROBLEM_MIMETYPE = "application/problem+json"
 # Headers of an HTTPException worth keeping on the JSON response (e.g. Allow on a 405).
 _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+# Set in the WSGI environ by the server bridge (asgi.py) when it refused to buffer the body.
+BODY_TOO_LARGE = "predict_service.body_too_large"
 
 
 class InputError(Exception):
@@ -27,20 +29,30 @@ class InputError(Exception):
         self.errors = errors
 
 
-def problem(status: int, detail: str, **extra: Any) -> Response:
+def problem_body(status: int, detail: str, instance: str, request_id: str | None, **extra) -> bytes:
     body = {
         "type": "about:blank",
         "title": HTTP_STATUS_CODES.get(status, "Error"),
         "status": status,
         "detail": detail,
-        "instance": request.path,
-        "request_id": current_request_id(),
+        "instance": instance,
+        "request_id": request_id,
         **extra,
     }
-    return Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
+    return json.dumps(body).encode()
+
+
+def problem(status: int, detail: str, **extra: Any) -> Response:
+    body = problem_body(status, detail, request.path, current_request_id(), **extra)
+    return Response(body, status=status, mimetype=PROBLEM_MIMETYPE)
 
 
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def refuse_oversized_body() -> None:
+        if request.environ.get(BODY_TOO_LARGE):
+            raise RequestEntityTooLarge("The request body is larger than this API accepts.")
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         response = problem(error.code or 500, error.description or "")

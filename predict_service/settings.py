@@ -35,6 +35,10 @@ class SettingsSchema(Schema):
         validate=validate.OneOf(LOG_LEVELS),
         metadata={"description": "Lowest level of the app's log lines."},
     )
+    ACCESS_LOG = fields.Boolean(
+        load_default=True,
+        metadata={"description": "Write one JSON access line a request (0/false/no/off: none)."},
+    )
 
 
 _SCHEMA = SettingsSchema()

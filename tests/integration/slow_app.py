@@ -1,12 +1,14 @@
 """The real app plus one slow route, so a test can have a request in flight when it signals
 Gunicorn.
 
-Loaded by Gunicorn as `slow_app:create_slow_app()` (tests add this folder to PYTHONPATH).
+Loaded by Gunicorn as `slow_app:create_slow_asgi_app()` for the default (uvicorn) worker, or as
+`slow_app:create_slow_app()` for Gunicorn's own; tests add this folder to PYTHONPATH.
 """
 
 import time
 
 from predict_service import create_app
+from predict_service.asgi import wsgi_to_asgi
 
 
 def create_slow_app():
@@ -18,3 +20,7 @@ def create_slow_app():
         return {"slept": seconds}
 
     return app
+
+
+def create_slow_asgi_app():
+    return wsgi_to_asgi(create_slow_app())

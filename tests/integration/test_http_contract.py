@@ -1,11 +1,15 @@
 """The contract over real HTTP, through Gunicorn started from gunicorn.conf.py."""
 
 import http.client
+import json
+import time
 import uuid
 from urllib.parse import urlsplit
 
 import pytest
 import requests
+
+from predict_service.asgi import MAX_BODY_BYTES
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +42,7 @@ def test_keep_alive_is_honoured(gunicorn_server):
         connection.request("GET", "/health")
         first = connection.getresponse()
         first.read()
-        assert first.getheader("Connection", "").lower() == "keep-alive"
+        assert first.getheader("Connection", "").lower() != "close"
         sock = connection.sock
         local_port = sock.getsockname()[1]
         for _ in range(3):
@@ -59,7 +63,7 @@ def test_access_log_is_json_with_the_request_id(gunicorn_server):
     )
     assert response.headers["X-Request-ID"] == request_id
     access = gunicorn_server.wait_for_log_entry(lambda e: e.get("request_id") == request_id)
-    assert access["logger"] == "gunicorn.access"
+    assert access["logger"] == "predict_service.access"
     assert access["method"] == "GET"
     assert access["path"] == "/predict"
     assert access["status"] == 200
@@ -80,12 +84,35 @@ def test_every_stdout_line_is_json(gunicorn_server):
     assert all({"time", "level", "logger", "message"} <= e.keys() for e in entries)
 
 
-def test_gunicorn_own_lines_are_json_too(gunicorn_server):
-    messages = [
-        e["message"] for e in gunicorn_server.log_entries() if e["logger"] == "gunicorn.error"
-    ]
-    assert any(m.startswith("Listening at") for m in messages)
-    assert any(m.startswith("Booting worker") for m in messages)
+def test_server_own_lines_are_json_too(gunicorn_server):
+    entries = gunicorn_server.log_entries()
+    gunicorn = [e["message"] for e in entries if e["logger"] == "gunicorn.error"]
+    assert any(m.startswith("Listening at") for m in gunicorn)
+    assert any(m.startswith("Booting worker") for m in gunicorn)
+    assert "Using worker: predict_service.worker.UvicornWorker" in gunicorn
+    uvicorn = [e["message"] for e in entries if e["logger"] == "uvicorn.error"]
+    assert "Application startup complete." in uvicorn
+
+
+def test_no_server_writes_a_second_access_line(gunicorn_server):
+    request_id = f"once-{uuid.uuid4().hex}"
+    requests.get(
+        f"{gunicorn_server.base_url}/health", headers={"X-Request-ID": request_id}, timeout=5
+    )
+    gunicorn_server.wait_for_log_entry(lambda e: e.get("request_id") == request_id)
+    time.sleep(0.2)
+    mentions = [e for e in gunicorn_server.log_entries() if request_id in json.dumps(e)]
+    assert len(mentions) == 1, mentions
+
+
+def test_oversized_body_is_a_413_and_the_connection_closes(gunicorn_server):
+    response = requests.post(
+        f"{gunicorn_server.base_url}/predict", data=b"x" * (MAX_BODY_BYTES + 1), timeout=5
+    )
+    assert response.status_code == 413
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.headers["Connection"] == "close"
+    assert response.json()["request_id"] == response.headers["X-Request-ID"]
 
 
 def test_access_log_can_be_turned_off(fresh_gunicorn):
@@ -97,4 +124,32 @@ def test_access_log_can_be_turned_off(fresh_gunicorn):
     assert server.stop() == 0  # after a clean stop every line that would be written is written
     entries = server.log_entries()
     assert any(e["message"] == "Shutting down: Master" for e in entries)  # the log is not empty
-    assert not [e for e in entries if e["logger"] == "gunicorn.access"]
+    assert not [e for e in entries if "access" in e["logger"]]
+
+
+def test_access_line_does_not_follow_log_level(fresh_gunicorn):
+    server = fresh_gunicorn(LOG_LEVEL="WARNING")
+    requests.get(f"{server.base_url}/predict", headers={"X-Request-ID": "warn-1"}, timeout=5)
+    access = server.wait_for_log_entry(lambda e: e.get("request_id") == "warn-1")
+    assert access["logger"] == "predict_service.access"
+    assert server.stop() == 0
+    assert not [
+        e for e in server.log_entries() if e["level"] == "INFO" and "access" not in e["logger"]
+    ]
+
+
+@pytest.mark.parametrize("worker_class", ["gthread", "sync"])
+def test_gunicorn_own_workers_remain_a_setting_away(fresh_gunicorn, worker_class):
+    """GUNICORN_WORKER_CLASS=gthread (for an app that adds blocking I/O) serves the same contract
+    and the same single access line."""
+    server = fresh_gunicorn(GUNICORN_WORKER_CLASS=worker_class)
+    response = requests.get(
+        f"{server.base_url}/predict", headers={"X-Request-ID": f"{worker_class}-1"}, timeout=5
+    )
+    assert (response.status_code, response.json()) == (200, {"score": 0.75})
+    assert response.headers["X-Request-ID"] == f"{worker_class}-1"
+    assert server.stop() == 0
+    entries = server.log_entries()
+    assert f"Using worker: {worker_class}" in [e["message"] for e in entries]
+    [access] = [e for e in entries if e.get("request_id") == f"{worker_class}-1"]
+    assert access["logger"] == "predict_service.access"

@@ -13,7 +13,7 @@ from tests.conftest import REPO_ROOT, VENV_BIN
 
 pytestmark = pytest.mark.integration
 
-SLOW_APP = "slow_app:create_slow_app()"
+SLOW_APP = "slow_app:create_slow_asgi_app()"
 GRACEFUL_TIMEOUT = 20  # gunicorn.conf.py's default
 
 
@@ -61,6 +61,7 @@ def test_killed_worker_is_replaced_and_service_keeps_answering(fresh_gunicorn):
         ({"GUNICORN_WORKERS": "zero"}, "GUNICORN_WORKERS"),
         ({"GUNICORN_KEEPALIVE": "-1"}, "GUNICORN_KEEPALIVE"),
         ({"GUNICORN_WORKER_CLASS": "eventlet"}, "GUNICORN_WORKER_CLASS"),
+        ({"ACCESS_LOG": "sometimes"}, "ACCESS_LOG"),
     ],
 )
 def test_bad_setting_stops_start_up_with_one_line(env, variable):

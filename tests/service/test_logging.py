@@ -3,10 +3,9 @@
 import io
 import json
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
-from gunicorn.glogging import Logger as GunicornLogger
 
 from predict_service import create_app
 from predict_service.jsonlog import JsonFormatter, configure_logging, logging_config
@@ -70,52 +69,62 @@ def test_lines_outside_a_request_have_no_request_fields():
     assert "request_id" not in entry
 
 
-def test_gunicorn_access_line_maps_its_atoms():
-    """The access line is built from the atoms Gunicorn really produces (its own atoms())."""
-
-    class Cfg:  # only what Logger.atoms reads
-        access_log_format = "%(m)s %(U)s %(s)s"
-
-    class Resp:
-        status = "404 NOT FOUND"
-        sent = 123
-        headers = (("Content-Type", "application/problem+json"), ("X-Request-ID", "acc-1"))
-
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "RAW_URI": "/nope?a=1",
-        "PATH_INFO": "/nope",
-        "QUERY_STRING": "a=1",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "10.0.0.5",
-        "HTTP_USER_AGENT": "curl/8",
-    }
-    gunicorn_logger = GunicornLogger.__new__(GunicornLogger)
-    gunicorn_logger.cfg = Cfg()
-    request_headers = [("X-Forwarded-For", "203.0.113.7")]
-    atoms = gunicorn_logger.atoms(Resp(), request_headers, environ, timedelta(microseconds=2500))
-    safe_atoms = GunicornLogger.atoms_wrapper_class(atoms)
-    record = logging.LogRecord(
-        "gunicorn.access", logging.INFO, __file__, 1, Cfg.access_log_format, (safe_atoms,), None
+def test_access_line_per_request_with_the_request_id(log_stream):
+    """One line a request, written by the app (accesslog.py), the same under every server."""
+    client = create_app({"TESTING": True}).test_client()
+    client.get(
+        "/nope?a=1",
+        headers={
+            "X-Request-ID": "acc-1",
+            "X-Forwarded-For": "203.0.113.7",
+            "User-Agent": "curl/8",
+        },
+        environ_base={"REMOTE_ADDR": "10.0.0.5"},
     )
-    entry = json.loads(JsonFormatter().format(record))
+    [entry] = [e for e in lines(log_stream) if e["logger"] == "predict_service.access"]
     assert entry["message"] == "GET /nope 404"
     assert entry["request_id"] == "acc-1"
     assert entry["method"] == "GET"
     assert entry["path"] == "/nope"
     assert entry["query"] == "a=1"
     assert entry["status"] == 404
-    assert entry["duration_ms"] == 2.5
+    assert entry["bytes"] > 0
+    assert 0 <= entry["duration_ms"] < 5000
     assert entry["remote_addr"] == "10.0.0.5"
     assert entry["forwarded_for"] == "203.0.113.7"
+    assert entry["user_agent"] == "curl/8"
 
 
-def test_logging_config_sends_gunicorn_and_app_lines_through_one_json_handler():
+def test_access_line_of_an_unhandled_error_has_its_request_id(log_stream):
+    app = create_app({"TESTING": True})
+
+    @app.get("/explode")
+    def explode():
+        raise ValueError("kaput")
+
+    response = app.test_client().get("/explode")
+    [entry] = [e for e in lines(log_stream) if e["logger"] == "predict_service.access"]
+    assert entry["status"] == 500
+    assert entry["request_id"] == response.headers["X-Request-ID"]
+
+
+def test_access_log_setting_turns_the_line_off(log_stream):
+    create_app({"TESTING": True, "ACCESS_LOG": False}).test_client().get("/predict")
+    create_app({"TESTING": True, "ACCESS_LOG": "off"}).test_client().get("/predict")
+    assert not [e for e in lines(log_stream) if e["logger"] == "predict_service.access"]
+    create_app({"TESTING": True, "ACCESS_LOG": "1"}).test_client().get("/predict")
+    assert [e for e in lines(log_stream) if e["logger"] == "predict_service.access"]
+
+
+def test_logging_config_sends_server_and_app_lines_through_one_json_handler():
     config = logging_config("WARNING")
     assert config["root"]["level"] == "WARNING"
-    for name in ("gunicorn.error", "gunicorn.access"):
+    for name in ("gunicorn.error", "uvicorn.error"):
         assert config["loggers"][name]["handlers"] == []
         assert config["loggers"][name]["propagate"] is True
+    # The servers' own access lines would duplicate the app's (and lack the request id).
+    for name in ("gunicorn.access", "uvicorn.access"):
+        assert config["loggers"][name]["propagate"] is False
     assert config["handlers"]["stdout"]["stream"] == "ext://sys.stdout"
 
 

@@ -7,7 +7,19 @@ from predict_service.settings import SettingsError, load_settings
 
 
 def test_defaults():
-    assert load_settings({}) == {"PREDICT_SCORE": 0.75, "LOG_LEVEL": "INFO"}
+    assert load_settings({}) == {"PREDICT_SCORE": 0.75, "LOG_LEVEL": "INFO", "ACCESS_LOG": True}
+
+
+@pytest.mark.parametrize(
+    "raw, expected", [("0", False), ("off", False), ("no", False), ("1", True), ("true", True)]
+)
+def test_access_log_switch(raw, expected):
+    assert load_settings({"ACCESS_LOG": raw})["ACCESS_LOG"] is expected
+
+
+def test_access_log_switch_refuses_anything_else():
+    with pytest.raises(SettingsError, match=r"^invalid setting ACCESS_LOG='sometimes': "):
+        load_settings({"ACCESS_LOG": "sometimes"})
 
 
 @pytest.mark.parametrize("raw, expected", [("0", 0.0), ("1", 1.0), ("0.3", 0.3), (" 0.9 ", 0.9)])

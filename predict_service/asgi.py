@@ -1,0 +1,150 @@
+"""The Flask app on an asyncio server: each request's WSGI call runs inline, on the event loop.
+
+Why inline, and why by hand: every maintained WSGI-to-ASGI adapter (a2wsgi, asgiref, uvicorn's
+WSGIMiddleware) hands each request to a thread pool, and that hand-off measured dearer than Flask
+itself (bench/README.md: ~700 µs of server CPU a request through a2wsgi's threads, ~210 µs inline).
+Only the scope-to-environ mapping is borrowed (a2wsgi's build_environ).
+
+Inline is right for this service because a request is pure CPU work under the GIL: a thread would
+not finish it any sooner. Each worker process serves requests one after another, as Gunicorn's sync
+worker does, while the event loop keeps the ALB's keep-alive connections open. The price: a request
+that blocks (a sleep, a slow network call) stalls the other connections of its worker, and one
+that blocks past GUNICORN_TIMEOUT gets its worker replaced. A service that adds such I/O should run
+GUNICORN_WORKER_CLASS=gthread instead (gunicorn.conf.py).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from a2wsgi.wsgi import build_environ
+
+from predict_service import create_app
+from predict_service.errors import BODY_TOO_LARGE, problem_body
+from predict_service.request_id import INCOMING_HEADERS, choose_request_id
+
+# /predict and /health take no body. A larger one is not buffered: the app answers 413 and the
+# connection is closed, since the rest of the body was never read.
+MAX_BODY_BYTES = 64 * 1024
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+WsgiApp = Callable[..., Any]
+
+_log = logging.getLogger(__name__)
+
+
+def wsgi_to_asgi(wsgi_app: WsgiApp) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """An ASGI app that answers each HTTP request by calling wsgi_app inline."""
+
+    async def asgi_app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+        elif scope["type"] == "http":
+            await _http(wsgi_app, scope, receive, send)
+        # Anything else (websocket) is never routed here: the worker runs with ws="none".
+
+    return asgi_app
+
+
+def create_asgi_app(overrides=None):
+    """Gunicorn's entry point for the uvicorn worker (gunicorn.conf.py)."""
+    return wsgi_to_asgi(create_app(overrides))
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    # Nothing to open or close: acknowledge, so the server does not log that lifespan is missing.
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _read_body(scope: Scope, receive: Receive) -> tuple[bytes, bool] | None:
+    """The whole request body and whether it was over the limit; None if the client left."""
+    declared = _header(scope, b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return b"", True
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        body += message.get("body", b"")
+        if len(body) > MAX_BODY_BYTES:
+            return b"", True
+        if not message.get("more_body", False):
+            return bytes(body), False
+
+
+async def _http(wsgi_app: WsgiApp, scope: Scope, receive: Receive, send: Send) -> None:
+    read = await _read_body(scope, receive)
+    if read is None:
+        return  # nobody to answer
+    body, too_large = read
+    environ = build_environ(scope, io.BytesIO(body))
+    environ["wsgi.multithread"] = False
+    if too_large:
+        environ[BODY_TOO_LARGE] = True
+
+    response: list[Any] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info=None):
+        if exc_info and response:
+            raise exc_info[1].with_traceback(exc_info[2])
+        response[:] = [status, headers]
+        return _no_write
+
+    try:
+        chunks = wsgi_app(environ, start_response)
+        try:
+            payload = b"".join(chunks)  # the app's responses are small JSON documents
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        status = int(response[0].split(" ", 1)[0])
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response[1]]
+    except Exception:
+        # Flask turns its own errors into JSON; this is only for a failure outside it, so the
+        # client still gets the JSON error shape and not the server's plain-text 500.
+        status, headers, payload = _internal_error(scope)
+    if too_large:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _no_write(data: bytes) -> None:
+    raise NotImplementedError("the WSGI write() callable is not supported; return the body")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _internal_error(scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    incoming = {name: _header(scope, name.lower().encode()) for name in INCOMING_HEADERS}
+    request_id = choose_request_id(incoming)
+    _log.exception("unhandled error outside the app", extra={"fields": {"request_id": request_id}})
+    payload = problem_body(
+        500,
+        "The server failed to handle this request; quote the request_id when reporting it.",
+        instance=scope["path"],
+        request_id=request_id,
+    )
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"x-request-id", request_id.encode()),
+    ]
+    return 500, headers, payload

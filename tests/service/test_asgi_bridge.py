@@ -1,0 +1,208 @@
+"""The WSGI-to-ASGI bridge (predict_service/asgi.py), driven with ASGI messages and no server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import pytest
+
+from predict_service import create_app
+from predict_service.asgi import MAX_BODY_BYTES, create_asgi_app, wsgi_to_asgi
+
+
+def http_scope(path="/predict", method="GET", query=b"", headers=(), raw_path=None):
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": raw_path or path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
+        "client": ("10.0.0.9", 51000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+def call(app, scope, body_messages=None):
+    """Run one ASGI call; returns (status, headers dict, body, messages the app did not read)."""
+    incoming = list(body_messages or [{"type": "http.request", "body": b"", "more_body": False}])
+    sent = []
+
+    async def receive():
+        return incoming.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    if not sent:
+        return None, {}, b"", incoming
+    start, body = sent
+    headers = {k.decode(): v.decode() for k, v in start["headers"]}
+    return start["status"], headers, body["body"], incoming
+
+
+@pytest.fixture
+def asgi_app():
+    return create_asgi_app({"TESTING": True})
+
+
+def test_predict_through_the_bridge(asgi_app):
+    status, headers, body, _ = call(asgi_app, http_scope(headers=[("X-Request-ID", "br-1")]))
+    assert (status, json.loads(body)) == (200, {"score": 0.75})
+    assert headers["content-type"] == "application/json"
+    assert headers["content-length"] == str(len(body))
+    assert headers["x-request-id"] == "br-1"
+
+
+def test_errors_keep_their_json_shape_and_headers(asgi_app):
+    status, headers, body, _ = call(asgi_app, http_scope(method="DELETE"))
+    assert status == 405
+    assert headers["content-type"] == "application/problem+json"
+    assert "GET" in headers["allow"]
+    assert json.loads(body)["request_id"] == headers["x-request-id"]
+    status, _, body, _ = call(asgi_app, http_scope(query=b"colour=blue"))
+    assert status == 400
+    assert "colour" in json.loads(body)["detail"]
+
+
+def test_head_has_headers_and_no_body(asgi_app):
+    status, headers, body, _ = call(asgi_app, http_scope(method="HEAD"))
+    assert (status, body) == (200, b"")
+    assert int(headers["content-length"]) > 0
+
+
+def test_environ_is_what_a_wsgi_server_would_pass():
+    seen = {}
+
+    def echo(environ, start_response):
+        seen.update(environ)
+        seen["body"] = environ["wsgi.input"].read()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"a", b"b"]
+
+    scope = http_scope(
+        path="/caf\u00e9",
+        method="POST",
+        query=b"a=1&b=2",
+        headers=[("Content-Type", "text/plain"), ("X-Thing", "one"), ("X-Thing", "two")],
+    )
+    chunks = [
+        {"type": "http.request", "body": b"hel", "more_body": True},
+        {"type": "http.request", "body": b"lo", "more_body": False},
+    ]
+    status, _, body, unread = call(wsgi_to_asgi(echo), scope, chunks)
+    assert (status, body, unread) == (200, b"ab", [])
+    assert seen["body"] == b"hello"  # chunks joined, nothing lost
+    assert seen["PATH_INFO"] == "/caf\u00e9".encode().decode("latin-1")  # PEP 3333 byte-string
+    assert seen["QUERY_STRING"] == "a=1&b=2"
+    assert seen["REQUEST_METHOD"] == "POST"
+    assert seen["CONTENT_TYPE"] == "text/plain"
+    assert seen["HTTP_X_THING"] == "one,two"
+    assert seen["REMOTE_ADDR"] == "10.0.0.9"
+    assert (seen["SERVER_NAME"], seen["SERVER_PORT"]) == ("127.0.0.1", "8000")
+    assert seen["wsgi.url_scheme"] == "http"
+    assert seen["wsgi.multithread"] is False  # inline: one request at a time per process
+
+
+def test_iterable_is_closed():
+    closed = []
+
+    class Body(list):
+        def close(self):
+            closed.append(True)
+
+    def app(environ, start_response):
+        start_response("204 No Content", [])
+        return Body()
+
+    status, _, body, _ = call(wsgi_to_asgi(app), http_scope())
+    assert (status, body, closed) == (204, b"", [True])
+
+
+def test_declared_oversized_body_is_refused_unread(asgi_app):
+    scope = http_scope(method="POST", headers=[("Content-Length", str(MAX_BODY_BYTES + 1))])
+    never_read = [{"type": "http.request", "body": b"x" * 10, "more_body": True}]
+    status, headers, body, unread = call(asgi_app, scope, never_read)
+    assert status == 413
+    assert headers["connection"] == "close"  # the rest of the body is still on the socket
+    assert headers["content-type"] == "application/problem+json"
+    assert json.loads(body)["status"] == 413
+    assert unread == never_read  # nothing was buffered
+
+
+def test_streamed_oversized_body_is_refused_at_the_limit(asgi_app):
+    half = MAX_BODY_BYTES // 2 + 1
+    chunks = [{"type": "http.request", "body": b"x" * half, "more_body": True}] * 3
+    status, headers, _, unread = call(asgi_app, http_scope(method="POST"), chunks)
+    assert (status, headers["connection"]) == (413, "close")
+    assert len(unread) == 1  # stopped reading once over the limit
+
+
+def test_body_at_the_limit_is_accepted():
+    def size(environ, start_response):
+        start_response("200 OK", [])
+        return [str(len(environ["wsgi.input"].read())).encode()]
+
+    chunk = {"type": "http.request", "body": b"x" * MAX_BODY_BYTES, "more_body": False}
+    status, headers, body, _ = call(wsgi_to_asgi(size), http_scope(method="POST"), [chunk])
+    assert (status, body) == (200, str(MAX_BODY_BYTES).encode())
+    assert "connection" not in headers
+
+
+def test_client_gone_before_the_body_is_not_answered():
+    def never(environ, start_response):
+        raise AssertionError("the app must not run for a client that left")
+
+    gone = [
+        {"type": "http.request", "body": b"par", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    status, _, _, _ = call(wsgi_to_asgi(never), http_scope(method="POST"), gone)
+    assert status is None
+
+
+def test_failure_outside_flask_is_still_problem_json(caplog):
+    def broken(environ, start_response):
+        raise RuntimeError("bridge-level failure")
+
+    scope = http_scope(headers=[("X-Request-ID", "br-500")])
+    with caplog.at_level(logging.ERROR, logger="predict_service.asgi"):
+        status, headers, body, _ = call(wsgi_to_asgi(broken), scope)
+    assert status == 500
+    assert headers["content-type"] == "application/problem+json"
+    assert headers["x-request-id"] == "br-500"
+    problem = json.loads(body)
+    assert problem["request_id"] == "br-500"
+    assert "bridge-level failure" not in body.decode()  # no internals to the client
+    [record] = caplog.records
+    assert record.fields == {"request_id": "br-500"}
+    assert "bridge-level failure" in caplog.text  # the traceback goes to the log
+
+
+def test_lifespan_is_acknowledged(asgi_app):
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        sent.append(message["type"])
+
+    asyncio.run(asgi_app({"type": "lifespan"}, receive, send))
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+def test_bridge_wraps_the_same_app_factory():
+    """create_asgi_app passes overrides through to create_app: one app, two server interfaces."""
+    asgi = create_asgi_app({"TESTING": True, "PREDICT_SCORE": 0.2})
+    _, _, body, _ = call(asgi, http_scope())
+    wsgi = create_app({"TESTING": True, "PREDICT_SCORE": 0.2}).test_client().get("/predict")
+    assert json.loads(body) == wsgi.json == {"score": 0.2}
