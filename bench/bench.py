@@ -40,12 +40,21 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
 
 
+GUNICORN = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:{port}"]
+
+
+def floor_command(env: dict[str, str]) -> list[str]:
+    """The bare callable under the same config: through the bridge for the uvicorn worker."""
+    own_worker = env.get("GUNICORN_WORKER_CLASS", "uvicorn") != "uvicorn"
+    app = "raw_wsgi:application" if own_worker else "raw_wsgi:asgi_application"
+    return [*GUNICORN, "--pythonpath", "bench", app]
+
+
 def base_servers() -> dict[str, Server]:
-    gunicorn = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:{port}"]
     return {
         # The service exactly as the image runs it (only the bind address differs: loopback).
-        SHIPPED: Server(SHIPPED, gunicorn),
-        FLOOR: Server(FLOOR, [*gunicorn, "--pythonpath", "bench", "raw_wsgi:application"]),
+        SHIPPED: Server(SHIPPED, GUNICORN),
+        FLOOR: Server(FLOOR, floor_command({})),
         PEER: Server(
             PEER,
             [
@@ -69,8 +78,9 @@ def variant(spec: str, servers: dict[str, Server]) -> Server:
     name, _, rest = spec.partition("=")
     base_name, _, assignments = rest.partition(":") if ":" in rest else (SHIPPED, "", rest)
     base = servers[base_name]
-    env = dict(pair.split("=", 1) for pair in assignments.split(",") if pair)
-    return Server(name, base.command, {**base.env, **env})
+    env = {**base.env, **dict(pair.split("=", 1) for pair in assignments.split(",") if pair)}
+    command = floor_command(env) if base_name == FLOOR else base.command
+    return Server(name, command, env)
 
 
 def free_port() -> int:

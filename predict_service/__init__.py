@@ -29,10 +29,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.strict_slashes = False
     app.url_map.merge_slashes = False
 
-    request_id.init_app(app)
     errors.init_app(app)
     app.register_blueprint(api.bp)
     openapi.init_app(app)  # last: it documents the routes registered before it
+    # WSGI middleware around Flask, innermost first: cheaper than Flask's per-request hooks.
+    app.wsgi_app = errors.RefuseOversizedBody(app.wsgi_app)
+    app.wsgi_app = request_id.RequestId(app.wsgi_app)  # outside: the 413 carries the id too
     if settings["ACCESS_LOG"]:
-        app.wsgi_app = AccessLog(app.wsgi_app)
+        app.wsgi_app = AccessLog(app.wsgi_app)  # outermost: sees the final status and headers
     return app

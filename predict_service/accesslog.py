@@ -67,7 +67,9 @@ def _access_fields(environ: dict[str, Any], answer: list[Any], seconds: float) -
         "status": status,
         "duration_ms": round(seconds * 1000, 3),
         "bytes": length,
-        "remote_addr": environ.get("REMOTE_ADDR"),  # behind the ALB: the ALB's address
-        "forwarded_for": environ.get("HTTP_X_FORWARDED_FOR"),  # the client chain the ALB saw
+        # The peer; with the uvicorn worker, the client the ALB saw when the peer is a trusted
+        # proxy (FORWARDED_ALLOW_IPS). forwarded_for keeps the whole chain either way.
+        "remote_addr": environ.get("REMOTE_ADDR"),
+        "forwarded_for": environ.get("HTTP_X_FORWARDED_FOR"),
         "user_agent": environ.get("HTTP_USER_AGENT"),
     }

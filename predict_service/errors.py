@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 from flask import Flask, Response, current_app, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from predict_service.request_id import ENVIRON_KEY as REQUEST_ID_KEY
 from predict_service.request_id import current_request_id
 
 PROBLEM_MIMETYPE = "application/problem+json"
@@ -47,12 +48,29 @@ def problem(status: int, detail: str, **extra: Any) -> Response:
     return Response(body, status=status, mimetype=PROBLEM_MIMETYPE)
 
 
-def init_app(app: Flask) -> None:
-    @app.before_request
-    def refuse_oversized_body() -> None:
-        if request.environ.get(BODY_TOO_LARGE):
-            raise RequestEntityTooLarge("The request body is larger than this API accepts.")
+class RefuseOversizedBody:
+    """WSGI middleware: a request whose body the bridge would not buffer gets its 413 here, before
+    Flask (a Flask before_request hook would cost every request ~7 µs; this costs a dict lookup)."""
 
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        if not environ.get(BODY_TOO_LARGE):
+            return self.wsgi_app(environ, start_response)
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        body = problem_body(
+            413,
+            "The request body is larger than this API accepts.",
+            path,
+            environ.get(REQUEST_ID_KEY),
+        )
+        headers = [("Content-Type", PROBLEM_MIMETYPE), ("Content-Length", str(len(body)))]
+        start_response("413 Request Entity Too Large", headers)
+        return [body]
+
+
+def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         response = problem(error.code or 500, error.description or "")

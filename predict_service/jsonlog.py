@@ -13,7 +13,9 @@ import logging.config
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import g, has_request_context, request
+from flask import has_request_context, request
+
+from predict_service.request_id import current_request_id
 
 # Servers' own access loggers: silenced, the app writes the access line itself (accesslog.py).
 SERVER_ACCESS_LOGGERS = ("gunicorn.access", "uvicorn.access")
@@ -31,7 +33,7 @@ class JsonFormatter(logging.Formatter):
         if fields:
             entry.update(fields)
         elif has_request_context():
-            entry["request_id"] = g.get("request_id")
+            entry["request_id"] = current_request_id()
             entry["method"] = request.method
             entry["path"] = request.path
         if record.exc_info:
@@ -40,8 +42,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+def skip_unused_record_fields() -> None:
+    """Stop the logging module collecting what JsonFormatter never prints (caller's file and line,
+    thread, process and task names): the logging HOWTO's documented optimisation. Every request
+    writes an access line; this takes ~3 µs off its ~20 µs (bench/README.md)."""
+    logging._srcfile = None  # no stack walk to find the caller of every log call
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging.logAsyncioTasks = False  # Python 3.12+ (harmless before)
+
+
 def logging_config(level: str = "INFO") -> dict[str, Any]:
     """A dictConfig for the app and Gunicorn (passed to Gunicorn as logconfig_dict)."""
+    skip_unused_record_fields()
     return {
         "version": 1,
         "disable_existing_loggers": False,

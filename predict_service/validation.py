@@ -13,7 +13,8 @@ from predict_service.errors import InputError
 def load_query_args(schema: Schema) -> dict[str, Any]:
     """The query string loaded by schema: 400 naming unknown parameters, 422 for invalid values."""
     try:
-        return schema.load(request.args.to_dict())
+        # An empty query string (nearly every request) needs no parsing to be {}.
+        return schema.load(request.args.to_dict() if request.query_string else {})
     except ValidationError as error:
         messages = error.normalized_messages()
         unknown_message = schema.error_messages["unknown"]

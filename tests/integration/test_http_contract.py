@@ -153,3 +153,17 @@ def test_gunicorn_own_workers_remain_a_setting_away(fresh_gunicorn, worker_class
     assert f"Using worker: {worker_class}" in [e["message"] for e in entries]
     [access] = [e for e in entries if e.get("request_id") == f"{worker_class}-1"]
     assert access["logger"] == "predict_service.access"
+
+
+def test_client_address_comes_from_a_trusted_proxy_only(gunicorn_server, fresh_gunicorn):
+    """Behind the ALB (trusted through FORWARDED_ALLOW_IPS) the access line names the client the
+    ALB saw; a peer that is not trusted cannot claim another address."""
+    trusted = gunicorn_server  # loopback is trusted by default
+    untrusted = fresh_gunicorn(FORWARDED_ALLOW_IPS="192.0.2.1")
+    for server, expected in ((trusted, "203.0.113.7"), (untrusted, "127.0.0.1")):
+        request_id = f"xff-{uuid.uuid4().hex}"
+        headers = {"X-Request-ID": request_id, "X-Forwarded-For": "203.0.113.7"}
+        requests.get(f"{server.base_url}/health", headers=headers, timeout=5)
+        access = server.wait_for_log_entry(lambda e, rid=request_id: e.get("request_id") == rid)
+        assert access["remote_addr"] == expected
+        assert access["forwarded_for"] == "203.0.113.7"
