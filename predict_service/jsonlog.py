@@ -19,6 +19,8 @@ from predict_service.request_id import current_request_id
 
 # Servers' own access loggers: silenced, the app writes the access line itself (accesslog.py).
 SERVER_ACCESS_LOGGERS = ("gunicorn.access", "uvicorn.access")
+# One encoder for every line: json.dumps(..., default=str) would build a new one each call.
+_encode = json.JSONEncoder(default=str).encode
 
 
 class JsonFormatter(logging.Formatter):
@@ -39,7 +41,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             # json.dumps escapes the newlines: the traceback stays inside one line.
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return _encode(entry)
 
 
 def skip_unused_record_fields() -> None:

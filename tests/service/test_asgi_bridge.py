@@ -91,7 +91,12 @@ def test_environ_is_what_a_wsgi_server_would_pass():
         path="/caf\u00e9",
         method="POST",
         query=b"a=1&b=2",
-        headers=[("Content-Type", "text/plain"), ("X-Thing", "one"), ("X-Thing", "two")],
+        headers=[
+            ("Content-Type", "text/plain"),
+            ("Content-Length", "5"),
+            ("X-Thing", "one"),
+            ("X-Thing", "two"),
+        ],
     )
     chunks = [
         {"type": "http.request", "body": b"hel", "more_body": True},
@@ -104,6 +109,7 @@ def test_environ_is_what_a_wsgi_server_would_pass():
     assert seen["QUERY_STRING"] == "a=1&b=2"
     assert seen["REQUEST_METHOD"] == "POST"
     assert seen["CONTENT_TYPE"] == "text/plain"
+    assert seen["CONTENT_LENGTH"] == "5"
     assert seen["HTTP_X_THING"] == "one,two"
     assert seen["REMOTE_ADDR"] == "10.0.0.9"
     assert (seen["SERVER_NAME"], seen["SERVER_PORT"]) == ("127.0.0.1", "8000")
@@ -140,7 +146,8 @@ def test_declared_oversized_body_is_refused_unread(asgi_app):
 def test_streamed_oversized_body_is_refused_at_the_limit(asgi_app):
     half = MAX_BODY_BYTES // 2 + 1
     chunks = [{"type": "http.request", "body": b"x" * half, "more_body": True}] * 3
-    status, headers, _, unread = call(asgi_app, http_scope(method="POST"), chunks)
+    scope = http_scope(method="POST", headers=[("Transfer-Encoding", "chunked")])
+    status, headers, _, unread = call(asgi_app, scope, chunks)
     assert (status, headers["connection"]) == (413, "close")
     assert len(unread) == 1  # stopped reading once over the limit
 
@@ -151,7 +158,8 @@ def test_body_at_the_limit_is_accepted():
         return [str(len(environ["wsgi.input"].read())).encode()]
 
     chunk = {"type": "http.request", "body": b"x" * MAX_BODY_BYTES, "more_body": False}
-    status, headers, body, _ = call(wsgi_to_asgi(size), http_scope(method="POST"), [chunk])
+    scope = http_scope(method="POST", headers=[("Content-Length", str(MAX_BODY_BYTES))])
+    status, headers, body, _ = call(wsgi_to_asgi(size), scope, [chunk])
     assert (status, body) == (200, str(MAX_BODY_BYTES).encode())
     assert "connection" not in headers
 
@@ -164,8 +172,18 @@ def test_client_gone_before_the_body_is_not_answered():
         {"type": "http.request", "body": b"par", "more_body": True},
         {"type": "http.disconnect"},
     ]
-    status, _, _, _ = call(wsgi_to_asgi(never), http_scope(method="POST"), gone)
+    scope = http_scope(method="POST", headers=[("Transfer-Encoding", "chunked")])
+    status, _, _, _ = call(wsgi_to_asgi(never), scope, gone)
     assert status is None
+
+
+@pytest.mark.parametrize("headers", [[], [("Content-Length", "0")]])
+def test_a_request_without_a_body_is_answered_without_waiting_for_one(asgi_app, headers):
+    """HTTP framing says there is no body: the bridge does not call receive() at all (a GET
+    answered without an extra await; a client that never sends a body cannot stall it)."""
+    never_read = [{"type": "http.request", "body": b"", "more_body": False}]
+    status, _, _, unread = call(asgi_app, http_scope(headers=headers), never_read)
+    assert (status, unread) == (200, never_read)
 
 
 def test_failure_outside_flask_is_still_problem_json(caplog):
