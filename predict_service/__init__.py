@@ -10,6 +10,7 @@ from flask import Flask
 
 from predict_service import api, errors, openapi, request_id
 from predict_service.accesslog import AccessLog
+from predict_service.json_provider import OrjsonProvider
 from predict_service.jsonlog import configure_logging
 from predict_service.settings import load_settings
 
@@ -23,6 +24,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     configure_logging(settings["LOG_LEVEL"])
 
     app = Flask(__name__)
+    app.json = OrjsonProvider(app)
     app.config.update(settings)
     app.config.update({k: v for k, v in overrides.items() if k not in settings})
     # No redirects for "/health/" or "//health": a redirect would be an HTML page.

@@ -7,20 +7,24 @@ and the per-request access line (accesslog.py) is on the hot path, where fewer l
 
 from __future__ import annotations
 
-import json
 import logging
 import logging.config
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from flask import has_request_context, request
 
 from predict_service.request_id import current_request_id
 
 # Servers' own access loggers: silenced, the app writes the access line itself (accesslog.py).
 SERVER_ACCESS_LOGGERS = ("gunicorn.access", "uvicorn.access")
-# One encoder for every line: json.dumps(..., default=str) would build a new one each call.
-_encode = json.JSONEncoder(default=str).encode
+
+
+def _encode(entry: dict[str, Any]) -> str:
+    # orjson: a tenth of json.dumps's time, and every request writes a line. It escapes control
+    # characters (a traceback's newlines) like json does, so a line stays one line.
+    return orjson.dumps(entry, default=str).decode()
 
 
 class JsonFormatter(logging.Formatter):
@@ -39,7 +43,7 @@ class JsonFormatter(logging.Formatter):
             entry["method"] = request.method
             entry["path"] = request.path
         if record.exc_info:
-            # json.dumps escapes the newlines: the traceback stays inside one line.
+            # Encoded with its newlines escaped: the traceback stays inside one line.
             entry["exception"] = self.formatException(record.exc_info)
         return _encode(entry)
 
