@@ -48,9 +48,9 @@ bind = [f"0.0.0.0:{_env_int('PORT', 8000, minimum=1)}"]
 
 # uvicorn (the default): Gunicorn's master with uvicorn's HTTP protocol (httptools on uvloop) in
 # each worker, the Flask app called inline on the event loop (predict_service/asgi.py). Measured
-# 2.5-3.5x gthread's rate at the same CPU (bench/README.md), because gthread spends ~600 us of
-# CPU a request in its own machinery. Inline means one request at a time per worker: right for
-# CPU-only work such as /predict; a service that adds blocking I/O should switch to gthread.
+# 2-2.5x gthread's rate with less than half its CPU a request (bench/README.md): gthread spends
+# more on its thread hand-offs than Flask does. Inline means one request at a time per worker:
+# right for CPU-only work such as /predict; a service that adds blocking I/O should use gthread.
 # gthread keeps connections alive with a thread pool; sync ignores keep-alive (not behind an ALB).
 _worker = _env_choice("GUNICORN_WORKER_CLASS", "uvicorn", ("uvicorn", "gthread", "sync"))
 if _worker == "uvicorn":
