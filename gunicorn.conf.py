@@ -70,8 +70,8 @@ threads = _env_int("GUNICORN_THREADS", 2, minimum=1) if _worker == "gthread" els
 # it sends on a connection Gunicorn is closing becomes a 502.
 keepalive = _env_int("GUNICORN_KEEPALIVE", 75, minimum=1)
 # A worker whose main loop is silent this long is killed and replaced. With the uvicorn worker a
-# request that runs this long does it (the loop is busy with it, as in the sync worker); with
-# gthread only a stuck worker does.
+# request that runs longer than this minus 1 s can do it (the loop is busy with it, as in the sync
+# worker; predict_service/worker.py reports every second); with gthread only a stuck worker does.
 timeout = _env_int("GUNICORN_TIMEOUT", 30, minimum=1)
 # After SIGTERM, in-flight requests get this long. ECS first deregisters the task from the ALB and
 # waits out the deregistration delay (30 s: requests through the ALB finish there), then sends

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -38,6 +39,52 @@ def test_sigterm_lets_the_in_flight_request_finish(fresh_gunicorn):
     assert exit_code == 0
     assert elapsed < GRACEFUL_TIMEOUT
     assert any(e["message"] == "Handling signal: term" for e in server.log_entries())
+
+
+def test_sigterm_cancels_a_stalled_request_before_the_master_would_kill_the_worker(fresh_gunicorn):
+    # A client that declared a body and stopped sending keeps its request in flight for ever.
+    server = fresh_gunicorn(GUNICORN_GRACEFUL_TIMEOUT="3")
+    port = int(server.base_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as stalled:
+        stalled.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789"
+        )
+        time.sleep(0.5)
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        exit_code = server.process.wait(timeout=15)
+        elapsed = time.monotonic() - started
+
+    messages = [entry["message"] for entry in server.log_entries()]
+    assert exit_code == 0
+    assert elapsed < 3  # the worker gave up on the request itself, before the master's deadline
+    assert any(m.startswith("Cancel 1 running task(s)") for m in messages), messages
+    assert not any("SIGKILL" in m for m in messages), messages
+
+
+def test_a_request_may_block_the_worker_until_one_second_short_of_the_timeout(fresh_gunicorn):
+    # 4.2 s of a 6 s timeout, from four workers whose last heartbeat is anywhere in its cycle:
+    # when the worker reported only every timeout/2 (uvicorn-worker's own pace), most were killed.
+    server = fresh_gunicorn(SLOW_APP, GUNICORN_TIMEOUT="6", GUNICORN_WORKERS="4")
+    server.wait_for_workers(4)
+    time.sleep(1.2)
+    results: list[int | str] = []
+
+    def call():
+        try:
+            results.append(requests.get(f"{server.base_url}/slow/4.2", timeout=15).status_code)
+        except requests.RequestException as error:
+            results.append(type(error).__name__)
+
+    callers = [threading.Thread(target=call) for _ in range(4)]
+    for caller in callers:
+        caller.start()
+        time.sleep(0.3)  # different phases of the heartbeat
+    for caller in callers:
+        caller.join(timeout=20)
+
+    assert results == [200, 200, 200, 200]
+    assert not any("WORKER TIMEOUT" in entry["message"] for entry in server.log_entries())
 
 
 def test_killed_worker_is_replaced_and_service_keeps_answering(fresh_gunicorn):
