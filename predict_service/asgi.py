@@ -96,23 +96,32 @@ async def _http(wsgi_app: WsgiApp, scope: Scope, receive: Receive, send: Send) -
     if read is None:
         return  # nobody to answer
     body, too_large = read
-    environ = build_environ(scope, io.BytesIO(body))
+    environ = build_environ(_without_underscored_headers(scope), io.BytesIO(body))
     environ["wsgi.multithread"] = False
+    # The whole body is buffered, so reading to the end of the stream is safe. A chunked body has
+    # no CONTENT_LENGTH, and without this flag Werkzeug would read it as empty.
+    environ["wsgi.input_terminated"] = True
     if too_large:
         environ[BODY_TOO_LARGE] = True
 
     response: list[Any] = []
+    written: list[bytes] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info=None):
-        if exc_info and response:
-            raise exc_info[1].with_traceback(exc_info[2])
+        # PEP 3333: a second call is allowed only with exc_info (an error handler replacing the
+        # answer). Nothing is sent before the app returns, so replacing is always possible here.
+        if response and exc_info is None:
+            raise RuntimeError("start_response called a second time without exc_info")
         response[:] = [status, headers]
-        return _no_write
+        return written.append  # the legacy write() callable: its data goes first
 
     try:
         chunks = wsgi_app(environ, start_response)
         try:
-            payload = b"".join(chunks)  # the app's responses are small JSON documents
+            # The app's responses are small JSON documents: buffer, then send in one message.
+            payload = b"".join(chunks)
+            if written:
+                payload = b"".join(written) + payload
         finally:
             if hasattr(chunks, "close"):
                 chunks.close()
@@ -128,8 +137,15 @@ async def _http(wsgi_app: WsgiApp, scope: Scope, receive: Receive, send: Send) -
     await send({"type": "http.response.body", "body": payload})
 
 
-def _no_write(data: bytes) -> None:
-    raise NotImplementedError("the WSGI write() callable is not supported; return the body")
+def _without_underscored_headers(scope: Scope) -> Scope:
+    """Drop header names with "_": in the WSGI environ X_Request_ID and X-Request-ID would be the
+    same key, so a client could pass one header off as another. Gunicorn's own workers drop them
+    too (header_map="drop"); uvicorn passes them on. Behind the ALB they never arrive
+    (drop_invalid_header_fields), this is for every other way in."""
+    headers = scope["headers"]
+    if not any(b"_" in name for name, _ in headers):
+        return scope
+    return {**scope, "headers": [(name, value) for name, value in headers if b"_" not in name]}
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

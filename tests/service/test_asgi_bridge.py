@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 
 import pytest
+from flask import request
 
 from predict_service import create_app
 from predict_service.asgi import MAX_BODY_BYTES, create_asgi_app, wsgi_to_asgi
@@ -115,6 +117,67 @@ def test_environ_is_what_a_wsgi_server_would_pass():
     assert (seen["SERVER_NAME"], seen["SERVER_PORT"]) == ("127.0.0.1", "8000")
     assert seen["wsgi.url_scheme"] == "http"
     assert seen["wsgi.multithread"] is False  # inline: one request at a time per process
+
+
+def test_a_chunked_body_reaches_the_app():
+    """No Content-Length: the buffered stream is marked terminated, so Werkzeug reads it."""
+    flask_app = create_app({"TESTING": True})
+
+    @flask_app.post("/echo-length")
+    def echo_length():
+        return {"length": len(request.get_data())}
+
+    chunks = [
+        {"type": "http.request", "body": b"hello", "more_body": True},
+        {"type": "http.request", "body": b"world", "more_body": False},
+    ]
+    scope = http_scope("/echo-length", method="POST", headers=[("Transfer-Encoding", "chunked")])
+    status, _, body, _ = call(wsgi_to_asgi(flask_app), scope, chunks)
+    assert (status, json.loads(body)) == (200, {"length": 10})
+
+
+def test_header_names_with_underscores_are_dropped(asgi_app):
+    """X_Request_ID would be the same environ key as X-Request-ID: dropped, as Gunicorn does."""
+    headers = [("X_Request_ID", "smuggled-1"), ("X_Forwarded_For", "6.6.6.6")]
+    status, response_headers, _, _ = call(asgi_app, http_scope(headers=headers))
+    assert status == 200
+    assert response_headers["x-request-id"] != "smuggled-1"
+    status, response_headers, _, _ = call(
+        asgi_app, http_scope(headers=[*headers, ("X-Request-ID", "kept-1")])
+    )
+    assert response_headers["x-request-id"] == "kept-1"
+
+
+def test_start_response_follows_pep_3333():
+    """A second call replaces the answer only with exc_info; write()'s data goes before the body."""
+
+    def replaced(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        try:
+            raise ValueError("late failure")
+        except ValueError:
+            start_response("503 Service Unavailable", [("Retry-After", "1")], sys.exc_info())
+        return [b"busy"]
+
+    status, headers, body, _ = call(wsgi_to_asgi(replaced), http_scope())
+    assert (status, headers, body) == (503, {"retry-after": "1"}, b"busy")
+
+    def twice(environ, start_response):
+        start_response("200 OK", [])
+        start_response("201 Created", [])
+        return [b""]
+
+    status, headers, _, _ = call(wsgi_to_asgi(twice), http_scope())
+    assert status == 500  # a programming error: the JSON 500, not whichever call won
+    assert headers["content-type"] == "application/problem+json"
+
+    def legacy(environ, start_response):
+        write = start_response("200 OK", [])
+        write(b"written ")
+        return [b"returned"]
+
+    status, _, body, _ = call(wsgi_to_asgi(legacy), http_scope())
+    assert (status, body) == (200, b"written returned")
 
 
 def test_iterable_is_closed():
