@@ -23,12 +23,12 @@ from typing import Any
 from a2wsgi.wsgi import build_environ
 
 from predict_service import create_app
-from predict_service.errors import BODY_TOO_LARGE, problem_body
+from predict_service.errors import BODY_TOO_LARGE, MAX_BODY_BYTES, problem_body
 from predict_service.request_id import INCOMING_HEADERS, choose_request_id
 
-# /predict and /health take no body. A larger one is not buffered: the app answers 413 and the
-# connection is closed, since the rest of the body was never read.
-MAX_BODY_BYTES = 64 * 1024
+# A body over MAX_BODY_BYTES (errors.py) is not buffered: the app answers 413 and the connection
+# is closed, since the rest of the body was never read.
+__all__ = ["MAX_BODY_BYTES", "create_asgi_app", "wsgi_to_asgi"]
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

@@ -15,6 +15,8 @@ from predict_service.request_id import current_request_id
 PROBLEM_MIMETYPE = "application/problem+json"
 # Headers of an HTTPException worth keeping on the JSON response (e.g. Allow on a 405).
 _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+# /predict and /health take no body: a larger one gets a 413 (RefuseOversizedBody).
+MAX_BODY_BYTES = 64 * 1024
 # Set in the WSGI environ by the server bridge (asgi.py) when it refused to buffer the body.
 BODY_TOO_LARGE = "predict_service.body_too_large"
 
@@ -49,14 +51,20 @@ def problem(status: int, detail: str, **extra: Any) -> Response:
 
 
 class RefuseOversizedBody:
-    """WSGI middleware: a request whose body the bridge would not buffer gets its 413 here, before
-    Flask (a Flask before_request hook would cost every request ~7 µs; this costs a dict lookup)."""
+    """WSGI middleware: a body over MAX_BODY_BYTES gets its 413 here, before Flask (a Flask
+    before_request hook would cost every request ~7 µs; this costs two dict lookups).
+
+    Over the limit: a body the uvicorn bridge would not buffer (declared or streamed), or under any
+    worker class a declared Content-Length. (Gunicorn's own workers buffer nothing: a chunked body
+    stays unread on the socket, and Gunicorn discards it before the next request.)"""
 
     def __init__(self, wsgi_app):
         self.wsgi_app = wsgi_app
 
     def __call__(self, environ, start_response):
-        if not environ.get(BODY_TOO_LARGE):
+        declared = environ.get("CONTENT_LENGTH")
+        over = declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES
+        if not (over or environ.get(BODY_TOO_LARGE)):
             return self.wsgi_app(environ, start_response)
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
         body = problem_body(

@@ -140,14 +140,20 @@ def test_access_line_does_not_follow_log_level(fresh_gunicorn):
 
 @pytest.mark.parametrize("worker_class", ["gthread", "sync"])
 def test_gunicorn_own_workers_remain_a_setting_away(fresh_gunicorn, worker_class):
-    """GUNICORN_WORKER_CLASS=gthread (for an app that adds blocking I/O) serves the same contract
-    and the same single access line."""
+    """GUNICORN_WORKER_CLASS=gthread (for an app that adds blocking I/O) serves the same contract,
+    the same body limit and the same single access line."""
     server = fresh_gunicorn(GUNICORN_WORKER_CLASS=worker_class)
     response = requests.get(
         f"{server.base_url}/predict", headers={"X-Request-ID": f"{worker_class}-1"}, timeout=5
     )
     assert (response.status_code, response.json()) == (200, {"score": 0.75})
     assert response.headers["X-Request-ID"] == f"{worker_class}-1"
+    # The body limit holds here too (for a declared length: these workers buffer nothing).
+    oversized = requests.post(
+        f"{server.base_url}/predict", data=b"x" * (MAX_BODY_BYTES + 1), timeout=5
+    )
+    assert oversized.status_code == 413
+    assert oversized.headers["Content-Type"] == "application/problem+json"
     assert server.stop() == 0
     entries = server.log_entries()
     assert f"Using worker: {worker_class}" in [e["message"] for e in entries]

@@ -5,7 +5,7 @@ from flask import Blueprint
 from marshmallow import Schema, fields, validate
 
 from predict_service import create_app
-from predict_service.errors import PROBLEM_MIMETYPE
+from predict_service.errors import MAX_BODY_BYTES, PROBLEM_MIMETYPE
 from predict_service.validation import load_query_args
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "request_id"}
@@ -98,3 +98,14 @@ def test_head_of_an_error_has_no_body(client):
     response = client.head("/nope")
     assert response.status_code == 404
     assert response.data == b""
+
+
+def test_declared_body_over_the_limit_is_a_413_before_routing(client):
+    """Whatever the server: a declared Content-Length over the limit never reaches a view."""
+    response = client.post(
+        "/predict", data=b"x" * (MAX_BODY_BYTES + 1), headers={"X-Request-ID": "big-1"}
+    )
+    assert response.status_code == 413  # not the 405 that routing would give
+    assert response.mimetype == "application/problem+json"
+    assert response.json["request_id"] == "big-1"
+    assert client.post("/predict", data=b"x" * MAX_BODY_BYTES).status_code == 405
