@@ -7,6 +7,7 @@ and the per-request access line (accesslog.py) is on the hot path, where fewer l
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.config
 from datetime import UTC, datetime
@@ -23,8 +24,12 @@ SERVER_ACCESS_LOGGERS = ("gunicorn.access", "uvicorn.access")
 
 def _encode(entry: dict[str, Any]) -> str:
     # orjson: a tenth of json.dumps's time, and every request writes a line. It escapes control
-    # characters (a traceback's newlines) like json does, so a line stays one line.
-    return orjson.dumps(entry, default=str).decode()
+    # characters (a traceback's newlines) like json does, so a line stays one line. What it
+    # refuses (an integer beyond 64 bits) goes through json, so the line is never lost.
+    try:
+        return orjson.dumps(entry, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(entry, default=str)
 
 
 class JsonFormatter(logging.Formatter):

@@ -47,3 +47,9 @@ def test_debug_mode_still_indents():
     with debug_app.app_context():
         body = debug_app.json.response({"a": 1}).get_data(as_text=True)
     assert body == '{\n  "a": 1\n}\n'
+
+
+def test_what_orjson_alone_would_refuse_is_still_encoded(app):
+    stock = Flask("stock").json
+    for value in ({2: "b", 1: "a"}, {"big": 2**70}):
+        assert json.loads(app.json.dumps(value)) == json.loads(stock.dumps(value))

@@ -69,6 +69,13 @@ def test_lines_outside_a_request_have_no_request_fields():
     assert "request_id" not in entry
 
 
+def test_a_field_orjson_refuses_does_not_lose_the_line():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "odd fields", (), None)
+    record.fields = {"count": 2**70, 3: "int key"}
+    entry = json.loads(JsonFormatter().format(record))
+    assert (entry["count"], entry["3"], entry["message"]) == (2**70, "int key", "odd fields")
+
+
 def test_access_line_per_request_with_the_request_id(log_stream):
     """One line a request, written by the app (accesslog.py), the same under every server."""
     client = create_app({"TESTING": True}).test_client()
