@@ -14,6 +14,19 @@ from typing import Any, ClassVar
 from uvicorn_worker import UvicornWorker as _UvicornWorker
 
 
+class _DropUpgradeWarnings(logging.Filter):
+    """ws="none" is deliberate, so uvicorn's two warnings for every request with an Upgrade
+    header (the second advises installing a WebSocket library) are noise any client could
+    multiply. The request itself is still answered and gets its access line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        return not (
+            message == "Unsupported upgrade request."
+            or message.startswith("No supported WebSocket library detected")
+        )
+
+
 class UvicornWorker(_UvicornWorker):
     CONFIG_KWARGS: ClassVar[dict[str, Any]] = {
         # Explicit, not "auto": a missing uvloop/httptools must fail the boot, not quietly halve
@@ -45,3 +58,4 @@ class UvicornWorker(_UvicornWorker):
             logger = logging.getLogger(name)
             logger.handlers = []
             logger.propagate = name == "uvicorn.error"
+        logging.getLogger("uvicorn.error").addFilter(_DropUpgradeWarnings())

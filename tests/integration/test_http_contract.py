@@ -177,3 +177,14 @@ def test_client_address_comes_from_a_trusted_proxy_only(gunicorn_server, fresh_g
         access = server.wait_for_log_entry(lambda e, rid=request_id: e.get("request_id") == rid)
         assert access["remote_addr"] == expected
         assert access["forwarded_for"] == "203.0.113.7"
+
+
+def test_an_upgrade_request_is_answered_without_warnings(gunicorn_server):
+    """No WebSocket routes (ws="none"): a handshake reaches the app, which answers it with a JSON
+    400 (Werkzeug's WebsocketMismatch), and it is not log noise."""
+    headers = {"Connection": "Upgrade", "Upgrade": "websocket", "X-Request-ID": "upgrade-1"}
+    response = requests.get(f"{gunicorn_server.base_url}/health", headers=headers, timeout=5)
+    assert response.status_code == 400
+    assert response.headers["Content-Type"] == "application/problem+json"
+    gunicorn_server.wait_for_log_entry(lambda e: e.get("request_id") == "upgrade-1")
+    assert not [e for e in gunicorn_server.log_entries() if e["level"] == "WARNING"]
