@@ -59,10 +59,12 @@ def _access_fields(environ: dict[str, Any], answer: list[Any], seconds: float) -
             request_id = value
         elif lowered == "content-length":
             length = int(value) if value.isdigit() else None
+    # PEP 3333 hands the path over as UTF-8 bytes in a latin-1 str: the line shows the real text.
+    path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
     return {
         "request_id": request_id,
         "method": environ.get("REQUEST_METHOD"),
-        "path": environ.get("PATH_INFO"),
+        "path": path,
         "query": environ.get("QUERY_STRING") or None,
         "status": status,
         "duration_ms": round(seconds * 1000, 3),

@@ -102,6 +102,12 @@ def test_access_line_per_request_with_the_request_id(log_stream):
     assert entry["user_agent"] == "curl/8"
 
 
+def test_access_line_shows_a_non_ascii_path_as_text(log_stream):
+    create_app({"TESTING": True}).test_client().get("/caf%C3%A9", headers={"X-Request-ID": "acc-u"})
+    [entry] = [e for e in lines(log_stream) if e.get("request_id") == "acc-u"]
+    assert (entry["path"], entry["message"]) == ("/café", "GET /café 404")
+
+
 def test_access_line_of_an_unhandled_error_has_its_request_id(log_stream):
     app = create_app({"TESTING": True})
 
