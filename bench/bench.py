@@ -29,6 +29,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the bench venv's bin/
+sys.path.insert(0, str(REPO / "scripts"))
+from dockerfile import python_env  # noqa: E402 - scripts/ is not a package on the path
+
 SHIPPED, FLOOR, PEER = "flask-gunicorn", "raw-wsgi-gunicorn", "fastapi-uvicorn"
 PEER_WORKERS = 2  # the comparison: FastAPI+uvicorn with 2 workers
 
@@ -52,9 +55,10 @@ def floor_command(env: dict[str, str]) -> list[str]:
 
 def base_servers() -> dict[str, Server]:
     return {
-        # The service exactly as the image runs it (only the bind address differs: loopback).
-        SHIPPED: Server(SHIPPED, GUNICORN),
-        FLOOR: Server(FLOOR, floor_command({})),
+        # The service exactly as the image runs it (only the bind address differs: loopback),
+        # with the image's Python flags (PYTHONOPTIMIZE=2); the floor under the same.
+        SHIPPED: Server(SHIPPED, GUNICORN, python_env()),
+        FLOOR: Server(FLOOR, floor_command({}), python_env()),
         PEER: Server(
             PEER,
             [

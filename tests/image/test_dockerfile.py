@@ -11,32 +11,9 @@ import re
 from pathlib import Path
 
 import pytest
+from dockerfile import instructions, python_env, stages
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def instructions() -> list[tuple[str, str]]:
-    """(KEYWORD, arguments) per instruction, with continuation lines joined and comments dropped."""
-    text = (REPO_ROOT / "Dockerfile").read_text()
-    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
-    joined = re.sub(r"\\\n\s*", " ", "\n".join(lines))
-    result = []
-    for line in joined.splitlines():
-        if line.strip():
-            keyword, _, arguments = line.strip().partition(" ")
-            result.append((keyword.upper(), arguments.strip()))
-    return result
-
-
-def stages() -> list[list[tuple[str, str]]]:
-    """The instructions of each build stage (everything after the first FROM)."""
-    result: list[list[tuple[str, str]]] = []
-    for keyword, arguments in instructions():
-        if keyword == "FROM":
-            result.append([])
-        if result:
-            result[-1].append((keyword, arguments))
-    return result
 
 
 def runtime_stage() -> list[tuple[str, str]]:
@@ -102,6 +79,18 @@ def test_environment_for_a_read_only_root_and_immediate_logs():
     assert "PYTHONDONTWRITEBYTECODE=1" in env
     assert "PYTHONUNBUFFERED=1" in env
     assert re.search(r"PATH=/opt/venv/bin:", env), env
+
+
+def test_bytecode_is_compiled_at_build_time_at_the_level_the_service_runs_with():
+    """-OO at run time (2 MB less per worker), so every .pyc is built at level 2: the venv's in
+    the build stage (instead of pip's level-0 ones), the standard library's in the runtime stage
+    (the official image has none, and the read-only root cannot cache any)."""
+    assert python_env()["PYTHONOPTIMIZE"] == "2"
+    build_runs = " ".join(a for k, a in stages()[0] if k == "RUN")
+    assert "--no-compile" in build_runs
+    assert re.search(r"compileall .*-o 2 /opt/venv/lib", build_runs), build_runs
+    runtime_runs = " ".join(a for k, a in runtime_stage() if k == "RUN")
+    assert re.search(r"compileall .*-o 2 .*sysconfig.get_path\(\"stdlib\"\)", runtime_runs)
 
 
 def test_healthcheck_is_exec_form_python_against_health_with_a_short_timeout():

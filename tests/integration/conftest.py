@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from dockerfile import python_env
 
 from tests.conftest import REPO_ROOT, VENV_BIN, free_port, wait_for_http
 
@@ -79,6 +80,7 @@ def start_gunicorn(tmp_path: Path, app: str | None = None, **env: str) -> Gunico
     port = free_port()
     full_env = {
         **os.environ,
+        **python_env(),  # as the image runs it (PYTHONOPTIMIZE=2): proven under the same flags
         "PORT": str(port),
         "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
         "PYTHONPATH": str(HERE),  # for the test-only app in slow_app.py
