@@ -3,8 +3,8 @@
 Why: encoding the body is on every request's path, and orjson does it in a third of the time of
 the standard library encoder Flask uses (bench/README.md). Behaviour is kept to Flask's default:
 keys sorted, and datetimes, dataclasses and anything else orjson does not know go through Flask's
-own default() (HTTP dates, asdict, str); integer keys become strings; what orjson refuses (an
-integer beyond 64 bits) goes through Flask's own encoder. Two differences, both towards valid
+own default() (HTTP dates, asdict, str); what orjson refuses (non-string keys, an integer beyond
+64 bits) goes through Flask's own encoder. Two differences, both towards valid
 JSON: non-ASCII text is written as UTF-8, not \\u escapes, and NaN/Infinity as null.
 """
 
@@ -15,9 +15,7 @@ from typing import Any
 import orjson
 from flask.json.provider import DefaultJSONProvider
 
-_OPTIONS = (
-    orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_NON_STR_KEYS
-)
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 class OrjsonProvider(DefaultJSONProvider):
