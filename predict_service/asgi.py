@@ -109,7 +109,10 @@ async def _http(wsgi_app: WsgiApp, scope: Scope, receive: Receive, send: Send) -
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info=None):
         # PEP 3333: a second call is allowed only with exc_info (an error handler replacing the
-        # answer). Nothing is sent before the app returns, so replacing is always possible here.
+        # answer), and re-raises once the headers count as sent: here, once write() was used
+        # (nothing else is sent before the app returns).
+        if exc_info is not None and written:
+            raise exc_info[1].with_traceback(exc_info[2])
         if response and exc_info is None:
             raise RuntimeError("start_response called a second time without exc_info")
         response[:] = [status, headers]

@@ -179,6 +179,20 @@ def test_start_response_follows_pep_3333():
     status, _, body, _ = call(wsgi_to_asgi(legacy), http_scope())
     assert (status, body) == (200, b"written returned")
 
+    def fails_after_writing(environ, start_response):
+        write = start_response("200 OK", [])
+        write(b"partial,row\n")
+        try:
+            raise ValueError("late failure")
+        except ValueError:
+            start_response("500 Internal Server Error", [], sys.exc_info())  # re-raises
+        return [b"never sent"]
+
+    status, headers, body, _ = call(wsgi_to_asgi(fails_after_writing), http_scope())
+    assert status == 500  # the bridge's JSON 500, not a 200 or 500 with half a body
+    assert headers["content-type"] == "application/problem+json"
+    assert b"partial" not in body
+
 
 def test_iterable_is_closed():
     closed = []
