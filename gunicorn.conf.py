@@ -73,7 +73,8 @@ keepalive = _env_int("GUNICORN_KEEPALIVE", 75, minimum=1)
 # request that runs longer than this minus 1 s can do it (the loop is busy with it, as in the sync
 # worker; predict_service/worker.py reports every second); with gthread only a stuck worker does.
 timeout = _env_int("GUNICORN_TIMEOUT", 30, minimum=1)
-# After SIGTERM, in-flight requests get this long. ECS first deregisters the task from the ALB and
+# After SIGTERM, in-flight requests get this long (the uvicorn worker cancels what is left 1 s
+# earlier, so it exits instead of being killed). ECS first deregisters the task from the ALB and
 # waits out the deregistration delay (30 s: requests through the ALB finish there), then sends
 # SIGTERM, then SIGKILL after stopTimeout (30 s): this must stay below that.
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 20, minimum=1)

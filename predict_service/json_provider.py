@@ -5,7 +5,8 @@ the standard library encoder Flask uses (bench/README.md). Behaviour is kept to 
 keys sorted, and datetimes, dataclasses and anything else orjson does not know go through Flask's
 own default() (HTTP dates, asdict, str); what orjson refuses (non-string keys, an integer beyond
 64 bits) goes through Flask's own encoder. Two differences, both towards valid
-JSON: non-ASCII text is written as UTF-8, not \\u escapes, and NaN/Infinity as null.
+JSON: non-ASCII text is written as UTF-8, not \\u escapes, and NaN/Infinity as null (on orjson's
+path; the fallback writes them as Flask always did).
 """
 
 from __future__ import annotations
