@@ -11,7 +11,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, jsonify
 from marshmallow import Schema
 
-from predict_service.errors import PROBLEM_MIMETYPE
+from predict_service.errors import MAX_BODY_BYTES, PROBLEM_MIMETYPE
 from predict_service.request_id import RESPONSE_HEADER
 from predict_service.schemas import ProblemSchema
 
@@ -63,6 +63,7 @@ def _operation(facts: dict[str, Any]) -> dict[str, Any]:
             },
             "400": _problem("Unknown query parameter (named in `errors`)."),
             "405": _problem("Method not allowed (see the Allow header)."),
+            "413": _problem(f"A request body over {MAX_BODY_BYTES // 1024} KiB (none is taken)."),
             "500": _problem("Unexpected server error; quote `request_id` when reporting it."),
         },
     }

@@ -18,7 +18,7 @@ def test_both_endpoints_with_their_error_responses(client):
     assert set(paths) == {"/health", "/predict"}
     for path in paths.values():
         responses = path["get"]["responses"]
-        assert {"200", "400", "405", "500"} <= set(responses)
+        assert {"200", "400", "405", "413", "500"} <= set(responses)
         problem = responses["400"]["content"]["application/problem+json"]["schema"]
         assert problem == {"$ref": "#/components/schemas/Problem"}
 
