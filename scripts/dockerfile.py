@@ -45,10 +45,15 @@ def python_env(path: Path = DOCKERFILE) -> dict[str, str]:
     the bytecode cache may fill, or every test server would compile its imports again."""
     env: dict[str, str] = {}
     for keyword, arguments in stages(path)[-1]:
-        if keyword == "ENV":
-            for pair in shlex.split(arguments):
-                name, _, value = pair.partition("=")
-                env[name] = value
+        if keyword != "ENV":
+            continue
+        words = shlex.split(arguments)
+        if words and "=" not in words[0]:  # the legacy form: ENV NAME value with spaces
+            env[words[0]] = " ".join(words[1:])
+            continue
+        for pair in words:
+            name, _, value = pair.partition("=")
+            env[name] = value
     return {
         name: value
         for name, value in env.items()

@@ -99,6 +99,17 @@ def test_bytecode_is_compiled_at_build_time_at_the_level_the_service_runs_with()
     )
 
 
+def test_python_env_reads_the_last_stage_in_either_env_form(tmp_path):
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "FROM base AS build\nENV PYTHONOPTIMIZE=1\n"
+        "FROM base\n# ENV PYTHONFAULTHANDLER=1\n"
+        "ENV PATH=/opt/venv/bin:$PATH \\\n    PYTHONDONTWRITEBYTECODE=1 PYTHONOPTIMIZE=2\n"
+        "ENV PYTHONIOENCODING utf-8 strict\n"
+    )
+    assert python_env(dockerfile) == {"PYTHONOPTIMIZE": "2", "PYTHONIOENCODING": "utf-8 strict"}
+
+
 def test_healthcheck_is_exec_form_python_against_health_with_a_short_timeout():
     (arguments,) = [a for k, a in runtime_stage() if k == "HEALTHCHECK"]
     options, _, command = arguments.partition("CMD ")
