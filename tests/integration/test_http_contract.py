@@ -4,6 +4,7 @@ import http.client
 import json
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -82,6 +83,13 @@ def test_every_stdout_line_is_json(gunicorn_server):
     requests.get(f"{gunicorn_server.base_url}/missing", timeout=5)
     entries = gunicorn_server.log_entries()  # json.loads of every line: plain text would raise
     assert all({"time", "level", "logger", "message"} <= e.keys() for e in entries)
+
+
+def test_the_server_under_test_runs_with_the_images_python_flags(gunicorn_server):
+    """What these tests prove holds for the image: its workers run with PYTHONOPTIMIZE=2 too."""
+    for pid in gunicorn_server.worker_pids():
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert b"PYTHONOPTIMIZE=2" in environ
 
 
 def test_server_own_lines_are_json_too(gunicorn_server):
