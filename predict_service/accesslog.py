@@ -11,6 +11,8 @@ import logging
 from time import perf_counter
 from typing import Any
 
+from predict_service.jsonlog import info_with_fields
+
 ACCESS_LOGGER = "predict_service.access"
 _log = logging.getLogger(ACCESS_LOGGER)
 # ACCESS_LOG switches the line, not LOG_LEVEL: LOG_LEVEL=WARNING must not lose the request record.
@@ -39,13 +41,8 @@ class AccessLog:
         body = self.wsgi_app(environ, recording_start_response)
         if _log.isEnabledFor(logging.INFO):
             fields = _access_fields(environ, answer, perf_counter() - started)
-            _log.info(
-                "%s %s %s",
-                fields["method"],
-                fields["path"],
-                fields["status"],
-                extra={"fields": fields},
-            )
+            message = f"{fields['method']} {fields['path']} {fields['status']}"
+            info_with_fields(_log, message, fields)
         return body
 
 

@@ -117,6 +117,18 @@ def test_no_server_writes_a_second_access_line(gunicorn_server):
     assert len(mentions) == 1, mentions
 
 
+@pytest.mark.parametrize(
+    ("worker_class", "app"),
+    [("uvicorn", "slow_app:create_slow_asgi_app()"), ("gthread", "slow_app:create_slow_app()")],
+)
+def test_workers_write_the_access_line_by_its_fast_path(fresh_gunicorn, worker_class, app):
+    """Inside a real worker, Gunicorn's logging set-up leaves the one JSON handler that the access
+    line's fast path (jsonlog.JsonLinesHandler.write_fields) needs: the bench's numbers hold."""
+    server = fresh_gunicorn(app, GUNICORN_WORKER_CLASS=worker_class)
+    probe = requests.get(f"{server.base_url}/probe/access-line", timeout=5).json()
+    assert probe == {"fast_path": True, "root_handlers": ["JsonLinesHandler"]}
+
+
 def test_oversized_body_is_a_413_and_the_connection_closes(gunicorn_server):
     response = requests.post(
         f"{gunicorn_server.base_url}/predict", data=b"x" * (MAX_BODY_BYTES + 1), timeout=5
