@@ -39,7 +39,7 @@ class JsonFormatter(logging.Formatter):
     # The "YYYY-MM-DDTHH:MM:SS" of the last second a line was written in: every request writes a
     # line, and datetime's fromtimestamp + isoformat cost more than the rest of the line's encoding.
     # One tuple, replaced whole: a thread never pairs one second with another's text.
-    _last_second: tuple[int, str] = (-1, "")
+    _last_second: tuple[int | None, str] = (None, "")  # None: no second yet (-1 is 1969)
 
     def format_time(self, created: float) -> str:
         """ISO 8601 in UTC with milliseconds, as datetime's isoformat(timespec="milliseconds")."""
@@ -48,6 +48,8 @@ class JsonFormatter(logging.Formatter):
         second, micros = int(whole), round(fraction * 1_000_000)
         if micros >= 1_000_000:
             second, micros = second + 1, micros - 1_000_000
+        elif micros < 0:  # before 1970: modf gives a negative fraction
+            second, micros = second - 1, micros + 1_000_000
         cached_second, text = self._last_second
         if second != cached_second:
             text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
@@ -74,6 +76,11 @@ class JsonFormatter(logging.Formatter):
         return _encode(entry)
 
 
+# logging's own dispatch, as imported: sole_json_handler steps aside if someone patched it.
+_CALL_HANDLERS = logging.Logger.callHandlers
+_HANDLE = logging.Logger.handle
+
+
 class JsonLinesHandler(logging.StreamHandler):
     """The stdout handler of logging_config(), which can also write a line without a LogRecord.
 
@@ -84,18 +91,21 @@ class JsonLinesHandler(logging.StreamHandler):
 
     def write_fields(self, logger_name: str, message: str, fields: dict[str, Any]) -> None:
         formatter = cast(JsonFormatter, self.formatter)  # sole_json_handler checked its type
-        entry = {
-            "time": formatter.format_time(time.time()),
-            "level": "INFO",
-            "logger": logger_name,
-            "message": message,
-            **fields,
-        }
-        line = _encode(entry) + self.terminator
+        # Inside the try, as in StreamHandler.emit: a field that cannot be encoded is reported
+        # by handleError, never raised into the request.
         with self.lock:  # one line at a time, as logging.Handler.handle does
             try:
-                self.stream.write(line)
+                entry = {
+                    "time": formatter.format_time(time.time()),
+                    "level": logging.getLevelName(logging.INFO),  # addLevelName renames it
+                    "logger": logger_name,
+                    "message": message,
+                    **fields,
+                }
+                self.stream.write(_encode(entry) + self.terminator)
                 self.stream.flush()
+            except RecursionError:  # as StreamHandler.emit: not swallowed
+                raise
             except Exception:
                 self.handleError(logging.makeLogRecord({"name": logger_name, "msg": message}))
 
@@ -105,7 +115,14 @@ def sole_json_handler(logger: logging.Logger) -> JsonLinesHandler | None:
     one JsonLinesHandler with its plain JsonFormatter and nothing else: no filter on the way, no
     other handler anywhere up the tree. None for any other set-up (a test's capture handler, a
     user's own dictConfig), where the caller must log the usual way."""
-    if logger.filters:
+    # Only a plain Logger with logging's own dispatch: a logger class of your own, or a library
+    # that patches Logger.callHandlers/handle (Sentry's logging integration does), must see it.
+    if (
+        type(logger) is not logging.Logger
+        or logging.Logger.callHandlers is not _CALL_HANDLERS
+        or logging.Logger.handle is not _HANDLE
+        or logger.filters
+    ):
         return None
     node: logging.Logger | None = logger
     while node is not None and node is not logging.root:
@@ -127,7 +144,9 @@ def sole_json_handler(logger: logging.Logger) -> JsonLinesHandler | None:
 
 
 def info_with_fields(logger: logging.Logger, message: str, fields: dict[str, Any]) -> None:
-    """logger.info(message) as one JSON line carrying fields (the caller checked isEnabledFor)."""
+    """logger.info(message) as one JSON line carrying fields."""
+    if not logger.isEnabledFor(logging.INFO):  # logging.disable, logger.disabled, levels (cached)
+        return
     handler = sole_json_handler(logger)
     if handler is None:
         logger.info("%s", message, extra={"fields": fields})

@@ -8,9 +8,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from predict_service import create_app
+from predict_service import create_app, jsonlog
 from predict_service.accesslog import ACCESS_LOGGER
-from predict_service.jsonlog import JsonFormatter, JsonLinesHandler, sole_json_handler
+from predict_service.jsonlog import (
+    JsonFormatter,
+    JsonLinesHandler,
+    info_with_fields,
+    sole_json_handler,
+)
 
 ACCESS = logging.getLogger(ACCESS_LOGGER)
 
@@ -55,26 +60,17 @@ def test_fast_path_writes_the_line_without_a_log_record(only_json_handler, monke
     assert (entry["logger"], entry["request_id"], entry["status"]) == (ACCESS_LOGGER, "fast-1", 200)
 
 
-def test_fast_path_line_is_the_line_logging_would_write(only_json_handler):
-    """Same keys, same order, same values (but the time) as JsonFormatter's line for the record."""
+def test_fast_path_line_is_the_line_logging_would_write(only_json_handler, monkeypatch):
+    """Byte for byte JsonFormatter's line for the same record at the same instant."""
     handler, stream = only_json_handler()
     fields = {"request_id": "same-1", "status": 200, "count": 2**70, "path": "/café"}
-    handler.write_fields(ACCESS_LOGGER, "GET /café 200", fields)
     record = logging.LogRecord(
         ACCESS_LOGGER, logging.INFO, __file__, 1, "%s", ("GET /café 200",), None
     )
     record.fields = fields
-    fast, usual = stream.getvalue().rstrip("\n"), handler.format(record)
-    assert "\n" not in fast
-    fast_entry, usual_entry = json.loads(fast), json.loads(usual)
-    assert (
-        abs(
-            datetime.fromisoformat(fast_entry.pop("time"))
-            - datetime.fromisoformat(usual_entry.pop("time"))
-        ).total_seconds()
-        < 5
-    )
-    assert list(fast_entry.items()) == list(usual_entry.items())
+    monkeypatch.setattr(jsonlog.time, "time", lambda: record.created)
+    handler.write_fields(ACCESS_LOGGER, "GET /café 200", fields)
+    assert stream.getvalue() == handler.format(record) + "\n"
 
 
 @pytest.mark.parametrize(
@@ -87,6 +83,8 @@ def test_fast_path_line_is_the_line_logging_would_write(only_json_handler):
         "a formatter of the user's",
         "a filter on the handler",
         "a plain StreamHandler",
+        "Logger.callHandlers patched (as Sentry's logging integration does)",
+        "Logger.handle patched",
     ],
 )
 def test_any_other_logging_set_up_takes_the_usual_path(only_json_handler, change):
@@ -112,11 +110,66 @@ def test_any_other_logging_set_up_takes_the_usual_path(only_json_handler, change
         handler.addFilter(lambda record: True)
     elif change == "a plain StreamHandler":
         logging.getLogger().handlers[:] = [logging.StreamHandler(stream)]
+    elif change.startswith("Logger."):
+        name = change.split()[0].split(".")[1]
+        original = getattr(logging.Logger, name)
+        setattr(logging.Logger, name, lambda self, record: original(self, record))
+        undo.append(lambda: setattr(logging.Logger, name, original))
     try:
         assert sole_json_handler(ACCESS) is None
     finally:
         for step in undo:
             step()
+
+
+def test_a_logger_class_of_the_users_takes_the_usual_path(only_json_handler):
+    only_json_handler()
+    mine = type("MyLogger", (logging.Logger,), {})("predict_service.mine")
+    mine.parent = logging.getLogger()
+    assert sole_json_handler(mine) is None
+
+
+@pytest.mark.parametrize("how", ["logging.disable", "logger.disabled", "logger level WARNING"])
+def test_a_disabled_access_logger_writes_nothing(only_json_handler, how):
+    _handler, stream = only_json_handler()
+    saved_level = ACCESS.level
+    try:
+        if how == "logging.disable":
+            logging.disable(logging.INFO)
+        elif how == "logger.disabled":
+            ACCESS.disabled = True
+        else:
+            ACCESS.setLevel(logging.WARNING)
+        info_with_fields(ACCESS, "GET /predict 200", {"status": 200})
+        create_app({"TESTING": True}).test_client().get("/predict")
+    finally:
+        logging.disable(logging.NOTSET)
+        ACCESS.disabled = False
+        ACCESS.setLevel(saved_level)
+    assert stream.getvalue() == ""
+
+
+def test_the_level_name_follows_add_level_name(only_json_handler):
+    _handler, stream = only_json_handler()
+    logging.addLevelName(logging.INFO, "NOTICE")
+    try:
+        info_with_fields(ACCESS, "GET /predict 200", {"status": 200})
+    finally:
+        logging.addLevelName(logging.INFO, "INFO")
+    [entry] = entries(stream)
+    assert entry["level"] == "NOTICE"
+
+
+def test_a_field_that_cannot_be_written_is_reported_not_raised(only_json_handler, capsys):
+    _handler, stream = only_json_handler()
+
+    class Unprintable:
+        def __str__(self):
+            raise ValueError("no text for this one")
+
+    info_with_fields(ACCESS, "GET /predict 200", {"odd": Unprintable()})
+    assert stream.getvalue() == ""
+    assert "Logging error" in capsys.readouterr().err
 
 
 def test_a_handler_level_above_info_still_drops_the_line(only_json_handler):
@@ -155,6 +208,8 @@ def test_a_failing_stream_loses_the_line_not_the_request(only_json_handler, caps
     "created",
     [
         0.0,
+        -0.5,  # before 1970: the fraction counts up from the second before
+        -1.9995,
         1.9994999,
         1.9995,
         1.9999996,  # rounds up into the next second, as datetime does
