@@ -142,9 +142,16 @@ def pieces(app) -> dict[str, object]:
     }
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "Per-request pieces").splitlines()[0])
-    parser.add_argument("--number", type=int, default=20000)
+    parser.add_argument("--number", type=_positive_int, default=20000, help="calls per piece")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 

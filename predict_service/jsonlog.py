@@ -76,9 +76,12 @@ class JsonFormatter(logging.Formatter):
         return _encode(entry)
 
 
-# logging's own dispatch, as imported: sole_json_handler steps aside if someone patched it.
-_CALL_HANDLERS = logging.Logger.callHandlers
-_HANDLE = logging.Logger.handle
+def _logging_own(function: Any) -> bool:
+    """Whether a Logger method is still the logging module's own: judged by the function itself,
+    not by what was there when this module was imported, since a patch (Sentry's logging
+    integration replaces Logger.callHandlers) may come first. functools.wraps copies __module__,
+    but also sets __wrapped__."""
+    return function.__module__ == "logging" and not hasattr(function, "__wrapped__")
 
 
 class JsonLinesHandler(logging.StreamHandler):
@@ -119,8 +122,8 @@ def sole_json_handler(logger: logging.Logger) -> JsonLinesHandler | None:
     # that patches Logger.callHandlers/handle (Sentry's logging integration does), must see it.
     if (
         type(logger) is not logging.Logger
-        or logging.Logger.callHandlers is not _CALL_HANDLERS
-        or logging.Logger.handle is not _HANDLE
+        or not _logging_own(logging.Logger.callHandlers)
+        or not _logging_own(logging.Logger.handle)
         or logger.filters
     ):
         return None

@@ -1,6 +1,7 @@
 """The access line's fast path (jsonlog.JsonLinesHandler.write_fields): the same line as the
 logging module would write, taken only when logging would hand the record to that one handler."""
 
+import functools
 import io
 import json
 import logging
@@ -85,6 +86,7 @@ def test_fast_path_line_is_the_line_logging_would_write(only_json_handler, monke
         "a plain StreamHandler",
         "Logger.callHandlers patched (as Sentry's logging integration does)",
         "Logger.handle patched",
+        "Logger.callHandlers patched with functools.wraps",
     ],
 )
 def test_any_other_logging_set_up_takes_the_usual_path(only_json_handler, change):
@@ -113,7 +115,10 @@ def test_any_other_logging_set_up_takes_the_usual_path(only_json_handler, change
     elif change.startswith("Logger."):
         name = change.split()[0].split(".")[1]
         original = getattr(logging.Logger, name)
-        setattr(logging.Logger, name, lambda self, record: original(self, record))
+        patched = lambda self, record: original(self, record)  # noqa: E731
+        if "functools.wraps" in change:
+            patched = functools.wraps(original)(patched)
+        setattr(logging.Logger, name, patched)
         undo.append(lambda: setattr(logging.Logger, name, original))
     try:
         assert sole_json_handler(ACCESS) is None
