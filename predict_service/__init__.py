@@ -8,10 +8,9 @@ from typing import Any
 
 from flask import Flask
 
-from predict_service import api, errors, openapi, request_id
-from predict_service.accesslog import AccessLog
-from predict_service.json_provider import OrjsonProvider
+from predict_service import api, errors, openapi
 from predict_service.jsonlog import configure_logging
+from predict_service.middleware import RequestMiddleware
 from predict_service.settings import load_settings
 
 
@@ -24,7 +23,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     configure_logging(settings["LOG_LEVEL"])
 
     app = Flask(__name__)
-    app.json = OrjsonProvider(app)
     app.config.update(settings)
     app.config.update({k: v for k, v in overrides.items() if k not in settings})
     # No redirects for "/health/" or "//health": a redirect would be an HTML page.
@@ -34,9 +32,5 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(api.bp)
     openapi.init_app(app)  # last: it documents the routes registered before it
-    # WSGI middleware around Flask, innermost first: cheaper than Flask's per-request hooks.
-    app.wsgi_app = errors.RefuseOversizedBody(app.wsgi_app)
-    app.wsgi_app = request_id.RequestId(app.wsgi_app)  # outside: the 413 carries the id too
-    if settings["ACCESS_LOG"]:
-        app.wsgi_app = AccessLog(app.wsgi_app)  # outermost: sees the final status and headers
+    app.wsgi_app = RequestMiddleware(app, settings)
     return app

@@ -9,8 +9,8 @@ Inline is right for this service because a request is pure CPU work under the GI
 not finish it any sooner. Each worker process serves requests one after another, as Gunicorn's sync
 worker does, while the event loop keeps the ALB's keep-alive connections open. The price: a request
 that blocks (a sleep, a slow network call) stalls the other connections of its worker, and one
-that blocks past GUNICORN_TIMEOUT gets its worker replaced. A service that adds such I/O should run
-GUNICORN_WORKER_CLASS=gthread instead (gunicorn.conf.py).
+that blocks past Gunicorn's timeout gets its worker replaced. A service that adds such I/O should
+run GUNICORN_WORKER_CLASS=gthread instead (gunicorn.conf.py).
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ from typing import Any
 from a2wsgi.wsgi import build_environ
 
 from predict_service import create_app
-from predict_service.errors import BODY_TOO_LARGE, MAX_BODY_BYTES, problem_body
-from predict_service.request_id import INCOMING_HEADERS, choose_request_id
-
-# A body over MAX_BODY_BYTES (errors.py) is not buffered: the app answers 413 and the connection
-# is closed, since the rest of the body was never read.
-__all__ = ["MAX_BODY_BYTES", "create_asgi_app", "wsgi_to_asgi"]
+from predict_service.errors import problem_body
+from predict_service.middleware import (
+    BODY_TOO_LARGE,
+    INCOMING_HEADERS,
+    MAX_BODY_BYTES,
+    choose_request_id,
+)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -101,7 +102,7 @@ async def _http(wsgi_app: WsgiApp, scope: Scope, receive: Receive, send: Send) -
     # The whole body is buffered, so reading to the end of the stream is safe. A chunked body has
     # no CONTENT_LENGTH, and without this flag Werkzeug would read it as empty.
     environ["wsgi.input_terminated"] = True
-    if too_large:
+    if too_large:  # the middleware answers 413; the connection is closed, the rest goes unread
         environ[BODY_TOO_LARGE] = True
 
     response: list[Any] = []
@@ -159,9 +160,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 def _internal_error(scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    incoming = {name: _header(scope, name.lower().encode()) for name in INCOMING_HEADERS}
-    request_id = choose_request_id(incoming)
-    _log.exception("unhandled error outside the app", extra={"fields": {"request_id": request_id}})
+    request_id = choose_request_id(_header(scope, n.lower().encode()) for n in INCOMING_HEADERS)
+    _log.exception("unhandled error outside the app", extra={"request_id": request_id})
     payload = problem_body(
         500,
         "The server failed to handle this request; quote the request_id when reporting it.",

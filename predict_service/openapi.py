@@ -11,8 +11,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, jsonify
 from marshmallow import Schema
 
-from predict_service.errors import MAX_BODY_BYTES, PROBLEM_MIMETYPE
-from predict_service.request_id import RESPONSE_HEADER
+from predict_service.errors import PROBLEM_MIMETYPE
+from predict_service.middleware import MAX_BODY_BYTES, RESPONSE_HEADER
 from predict_service.schemas import ProblemSchema
 
 OPENAPI_PATH = "/openapi.json"

@@ -39,6 +39,20 @@ class SettingsSchema(Schema):
         load_default=True,
         metadata={"description": "Write one JSON access line a request (0/false/no/off: none)."},
     )
+    EMF_METRICS = fields.Boolean(
+        load_default=True,
+        metadata={"description": "Carry the request's CloudWatch metrics in its access line."},
+    )
+    SERVICE_NAME = fields.String(
+        load_default="predict-api",
+        validate=validate.Length(min=1, max=250),  # a CloudWatch dimension value
+        metadata={"description": "The metrics' Service dimension (the task sets its stack name)."},
+    )
+    HSTS_MAX_AGE = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0),
+        metadata={"description": "Strict-Transport-Security max-age in seconds; 0: no header."},
+    )
 
 
 _SCHEMA = SettingsSchema()

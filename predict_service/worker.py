@@ -41,15 +41,15 @@ class UvicornWorker(_UvicornWorker):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # After SIGTERM uvicorn waits for in-flight requests without a bound; the master kills
-        # the worker at GUNICORN_GRACEFUL_TIMEOUT. Give up a second earlier, so a request that
+        # the worker at graceful_timeout. Give up a second earlier, so a request that
         # never completes (a client stalled mid-body) is cancelled and the worker exits cleanly
         # instead of being killed.
         graceful = self.cfg.graceful_timeout
         self.config.timeout_graceful_shutdown = max(graceful - 1, graceful / 2)
         # uvicorn-worker tells the master "alive" only every timeout/2 s (and Gunicorn already
         # halves the timeout it hands a worker), so a request blocking the loop could be cut off
-        # after half of GUNICORN_TIMEOUT. Every tick of uvicorn's once-a-second loop instead:
-        # a request gets at least GUNICORN_TIMEOUT - 1 s. One utime() a second costs nothing.
+        # after half of the timeout. Every tick of uvicorn's once-a-second loop instead:
+        # a request gets at least timeout - 1 s. One utime() a second costs nothing.
         self.config.timeout_notify = 0
         # uvicorn-worker copies Gunicorn's error handlers onto uvicorn's loggers and stops their
         # propagation. Gunicorn's loggers have no handlers here (jsonlog.py: everything goes to

@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from predict_service.asgi import MAX_BODY_BYTES
+from predict_service.middleware import MAX_BODY_BYTES
+from tests.emf import emf_problems
 
 pytestmark = pytest.mark.integration
 
@@ -117,18 +118,6 @@ def test_no_server_writes_a_second_access_line(gunicorn_server):
     assert len(mentions) == 1, mentions
 
 
-@pytest.mark.parametrize(
-    ("worker_class", "app"),
-    [("uvicorn", "slow_app:create_slow_asgi_app()"), ("gthread", "slow_app:create_slow_app()")],
-)
-def test_workers_write_the_access_line_by_its_fast_path(fresh_gunicorn, worker_class, app):
-    """Inside a real worker, Gunicorn's logging set-up leaves the one JSON handler that the access
-    line's fast path (jsonlog.JsonLinesHandler.write_fields) needs: the bench's numbers hold."""
-    server = fresh_gunicorn(app, GUNICORN_WORKER_CLASS=worker_class)
-    probe = requests.get(f"{server.base_url}/probe/access-line", timeout=5).json()
-    assert probe == {"fast_path": True, "root_handlers": ["JsonLinesHandler"]}
-
-
 def test_oversized_body_is_a_413_and_the_connection_closes(gunicorn_server):
     response = requests.post(
         f"{gunicorn_server.base_url}/predict", data=b"x" * (MAX_BODY_BYTES + 1), timeout=5
@@ -162,10 +151,10 @@ def test_access_line_does_not_follow_log_level(fresh_gunicorn):
     ]
 
 
-@pytest.mark.parametrize("worker_class", ["gthread", "sync"])
-def test_gunicorn_own_workers_remain_a_setting_away(fresh_gunicorn, worker_class):
+def test_gthread_remains_a_setting_away(fresh_gunicorn):
     """GUNICORN_WORKER_CLASS=gthread (for an app that adds blocking I/O) serves the same contract,
     the same body limit and the same single access line."""
+    worker_class = "gthread"
     server = fresh_gunicorn(GUNICORN_WORKER_CLASS=worker_class)
     response = requests.get(
         f"{server.base_url}/predict", headers={"X-Request-ID": f"{worker_class}-1"}, timeout=5
@@ -208,3 +197,34 @@ def test_an_upgrade_request_is_answered_without_warnings(gunicorn_server):
     assert response.headers["Content-Type"] == "application/problem+json"
     gunicorn_server.wait_for_log_entry(lambda e: e.get("request_id") == "upgrade-1")
     assert not [e for e in gunicorn_server.log_entries() if e["level"] == "WARNING"]
+
+
+def test_every_access_line_carries_its_request_as_emf_metrics(fresh_gunicorn):
+    """200, 400, 404, 405 and 500 alike: each access line is a valid EMF record whose dimensions
+    name the route template (one bucket for unmatched paths) and the status class."""
+    server = fresh_gunicorn("slow_app:create_slow_asgi_app()", SERVICE_NAME="emf-test")
+    cases = [
+        ("GET", "/predict", 200, "/predict"),
+        ("GET", "/predict?x=1", 400, "/predict"),
+        ("GET", "/nowhere/at/all", 404, "unmatched"),
+        ("POST", "/health", 405, "/health"),
+        ("GET", "/explode", 500, "/explode"),
+    ]
+    for method, path, status, route in cases:
+        request_id = f"emf-{uuid.uuid4().hex}"
+        response = requests.request(
+            method, f"{server.base_url}{path}", headers={"X-Request-ID": request_id}, timeout=5
+        )
+        assert response.status_code == status
+        line = server.wait_for_log_entry(
+            lambda e, rid=request_id: e.get("request_id") == rid and "status" in e
+        )
+        assert emf_problems(line) == [], line
+        assert (line["Service"], line["Route"], line["StatusClass"]) == (
+            "emf-test",
+            route,
+            f"{status // 100}xx",
+        )
+        assert line["Requests"] == 1
+        assert line["Latency"] == line["duration_ms"]
+        assert abs(line["_aws"]["Timestamp"] / 1000 - time.time()) < 60

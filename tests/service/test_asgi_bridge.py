@@ -11,7 +11,8 @@ import pytest
 from flask import request
 
 from predict_service import create_app
-from predict_service.asgi import MAX_BODY_BYTES, create_asgi_app, wsgi_to_asgi
+from predict_service.asgi import create_asgi_app, wsgi_to_asgi
+from predict_service.middleware import MAX_BODY_BYTES
 
 
 def http_scope(path="/predict", method="GET", query=b"", headers=(), raw_path=None):
@@ -277,7 +278,7 @@ def test_failure_outside_flask_is_still_problem_json(caplog):
     assert problem["request_id"] == "br-500"
     assert "bridge-level failure" not in body.decode()  # no internals to the client
     [record] = caplog.records
-    assert record.fields == {"request_id": "br-500"}
+    assert record.request_id == "br-500"
     assert "bridge-level failure" in caplog.text  # the traceback goes to the log
 
 

@@ -7,7 +7,14 @@ from predict_service.settings import SettingsError, load_settings
 
 
 def test_defaults():
-    assert load_settings({}) == {"PREDICT_SCORE": 0.75, "LOG_LEVEL": "INFO", "ACCESS_LOG": True}
+    assert load_settings({}) == {
+        "PREDICT_SCORE": 0.75,
+        "LOG_LEVEL": "INFO",
+        "ACCESS_LOG": True,
+        "EMF_METRICS": True,
+        "SERVICE_NAME": "predict-api",
+        "HSTS_MAX_AGE": 0,
+    }
 
 
 @pytest.mark.parametrize(
@@ -51,3 +58,15 @@ def test_app_factory_refuses_to_start_with_a_bad_value(monkeypatch):
 
 def test_unrelated_environment_is_ignored():
     assert load_settings({"PATH": "/bin", "HOME": "/root"})["PREDICT_SCORE"] == 0.75
+
+
+@pytest.mark.parametrize(("raw", "header"), [("0", None), ("31536000", "max-age=31536000")])
+def test_hsts_header_follows_its_setting(raw, header):
+    response = create_app({"TESTING": True, "HSTS_MAX_AGE": raw}).test_client().get("/nope")
+    assert response.headers.get("Strict-Transport-Security") == header
+
+
+@pytest.mark.parametrize(("name", "raw"), [("HSTS_MAX_AGE", "-5"), ("SERVICE_NAME", "")])
+def test_metric_and_header_settings_are_checked(name, raw):
+    with pytest.raises(SettingsError, match=rf"^invalid setting {name}="):
+        load_settings({name: raw})

@@ -1,0 +1,136 @@
+"""The WSGI layer around Flask: every request gets an id, a bounded body and one JSON access line.
+
+One WSGI wrapper rather than Flask's before/after_request hooks: it costs less than the hooks'
+dispatch (bench/README.md), and it also sees the answers of the error handlers and its own 413.
+
+- Request id: the caller's X-Request-ID if sane, else the ALB's X-Amzn-Trace-Id if sane, else a
+  generated one. Echoed in X-Request-ID, carried by every log line of the request (jsonlog.py) and
+  quoted in every error body, so a user's report leads straight to the logs.
+- Body limit: neither endpoint takes a body; one over MAX_BODY_BYTES gets a 413 problem+json.
+- Access line: method, path, status, request id and the app's time, with the request's metrics in
+  CloudWatch's Embedded Metric Format (metrics.py). Written by the app rather than the server, so
+  it is the same under every worker class and in the Flask test client.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Iterable
+from time import perf_counter
+from typing import Any
+
+from flask import Flask
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from predict_service.errors import PROBLEM_MIMETYPE, problem_body
+from predict_service.jsonlog import REQUEST_ID_KEY, access_logger
+from predict_service.metrics import UNMATCHED_ROUTE, Metrics
+
+ACCESS_LOGGER = "predict_service.access"
+RESPONSE_HEADER = "X-Request-ID"
+# Checked in this order: an id the caller chose, then the trace id the ALB adds to every request.
+INCOMING_HEADERS = ("X-Request-ID", "X-Amzn-Trace-Id")
+_ENVIRON_HEADERS = tuple("HTTP_" + name.upper().replace("-", "_") for name in INCOMING_HEADERS)
+# Bounded, and limited to characters that cannot break a log line or a header
+# (an ALB trace id looks like "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1").
+_SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:;=+/-]{0,199}")
+
+MAX_BODY_BYTES = 64 * 1024
+# Set in the environ by the uvicorn bridge (asgi.py) when it did not buffer a body over the limit.
+BODY_TOO_LARGE = "predict_service.body_too_large"
+
+
+def choose_request_id(candidates: Iterable[str | None]) -> str:
+    """The first sane candidate (in INCOMING_HEADERS order), else a new random id."""
+    for value in candidates:
+        if value and _SANE_ID.fullmatch(value):
+            return value
+    return secrets.token_hex(16)
+
+
+def _path(environ: dict[str, Any]) -> str:
+    # PEP 3333 hands the path over as UTF-8 bytes in a latin-1 str: show the real text.
+    return environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+
+
+class RequestMiddleware:
+    def __init__(self, app: Flask, settings: dict[str, Any]):
+        self.app = app
+        self.wsgi_app = app.wsgi_app
+        self.log = access_logger(ACCESS_LOGGER) if settings["ACCESS_LOG"] else None
+        self.metrics = Metrics(settings["SERVICE_NAME"]) if settings["EMF_METRICS"] else None
+        max_age = settings["HSTS_MAX_AGE"]
+        self.hsts = [("Strict-Transport-Security", f"max-age={max_age}")] if max_age else []
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        started = perf_counter()
+        request_id = choose_request_id(environ.get(key) for key in _ENVIRON_HEADERS)
+        environ[REQUEST_ID_KEY] = request_id
+        added = [(RESPONSE_HEADER, request_id), *self.hsts]
+        answer: list[Any] = []
+
+        def recording_start_response(status, headers, exc_info=None):
+            headers.extend(added)
+            answer[:] = [status, headers]
+            return start_response(status, headers, exc_info)
+
+        declared = environ.get("CONTENT_LENGTH")
+        over = declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES
+        if over or environ.get(BODY_TOO_LARGE):
+            body = self._refuse_body(environ, recording_start_response)
+        else:
+            body = self.wsgi_app(environ, recording_start_response)
+        if self.log is not None:
+            # Every response body here is built before the app returns: the line can go now.
+            self._log_access(environ, answer, perf_counter() - started)
+        return body
+
+    @staticmethod
+    def _refuse_body(environ, start_response) -> list[bytes]:
+        # Not buffered and never handed to Flask. (Gunicorn's own workers leave a chunked body
+        # unread on the socket, and Gunicorn discards it before the next request.)
+        detail = "The request body is larger than this API accepts."
+        body = problem_body(413, detail, _path(environ), environ[REQUEST_ID_KEY])
+        headers = [("Content-Type", PROBLEM_MIMETYPE), ("Content-Length", str(len(body)))]
+        start_response("413 Request Entity Too Large", headers)
+        return [body]
+
+    def _log_access(self, environ: dict[str, Any], answer: list[Any], seconds: float) -> None:
+        status_line, headers = answer or ("", [])
+        status = int(status_line[:3]) if status_line[:3].isdigit() else None
+        length = next((v for k, v in headers if k.lower() == "content-length"), None)
+        duration_ms = round(seconds * 1000, 3)
+        path, method = _path(environ), environ.get("REQUEST_METHOD")
+        fields = {
+            "request_id": environ[REQUEST_ID_KEY],
+            "method": method,
+            "path": path,
+            "query": environ.get("QUERY_STRING") or None,
+            "status": status,
+            "duration_ms": duration_ms,
+            "bytes": int(length) if length and length.isdigit() else None,
+            # The peer; with the uvicorn worker, the client the ALB saw when the peer is a trusted
+            # proxy (FORWARDED_ALLOW_IPS). forwarded_for keeps the whole chain either way.
+            "remote_addr": environ.get("REMOTE_ADDR"),
+            "forwarded_for": environ.get("HTTP_X_FORWARDED_FOR"),
+            "user_agent": environ.get("HTTP_USER_AGENT"),
+        }
+        if self.metrics is not None:
+            fields.update(self.metrics.fields(self._route(environ), status, duration_ms))
+        self.log.info(f"{method} {path} {status}", **fields)
+
+    def _route(self, environ: dict[str, Any]) -> str:
+        """The matched route's template (a dimension of low cardinality, unlike the path)."""
+        rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
+        if rule is not None:
+            return rule.rule
+        # No rule was bound: a 404, a 405, or the 413 above. Match the path alone (errors only).
+        adapter = self.app.url_map.bind_to_environ(environ)
+        try:
+            return adapter.match(return_rule=True)[0].rule
+        except MethodNotAllowed as wrong_method:
+            method = sorted(wrong_method.valid_methods or ["GET"])[0]
+            return adapter.match(method=method, return_rule=True)[0].rule
+        except HTTPException:
+            return UNMATCHED_ROUTE
