@@ -1,16 +1,11 @@
 """The Flask app on an asyncio server: each request's WSGI call runs inline, on the event loop.
 
-Why inline, and why by hand: every maintained WSGI-to-ASGI adapter (a2wsgi, asgiref, uvicorn's
-WSGIMiddleware) hands each request to a thread pool, and that hand-off measured dearer than Flask
-itself (bench/README.md: ~700 µs of server CPU a request through a2wsgi's threads, ~210 µs inline).
-Only the scope-to-environ mapping is borrowed (a2wsgi's build_environ).
-
-Inline is right for this service because a request is pure CPU work under the GIL: a thread would
-not finish it any sooner. Each worker process serves requests one after another, as Gunicorn's sync
-worker does, while the event loop keeps the ALB's keep-alive connections open. The price: a request
-that blocks (a sleep, a slow network call) stalls the other connections of its worker, and one
-that blocks past Gunicorn's timeout gets its worker replaced. A service that adds such I/O should
-run GUNICORN_WORKER_CLASS=gthread instead (gunicorn.conf.py).
+By hand because every maintained WSGI-to-ASGI adapter (a2wsgi, asgiref, uvicorn's) hands requests
+to a thread pool, which cost more server CPU than Flask itself (bench/README.md); only a2wsgi's
+scope-to-environ mapping is borrowed. Inline suits pure CPU work under the GIL: each worker serves
+requests one after another while its event loop keeps the ALB's connections open. A request that
+blocks stalls its worker's other connections, so an app that adds blocking I/O should run
+GUNICORN_WORKER_CLASS=gthread instead (gunicorn.conf.py).
 """
 
 from __future__ import annotations
@@ -43,11 +38,9 @@ def wsgi_to_asgi(wsgi_app: WsgiApp) -> Callable[[Scope, Receive, Send], Awaitabl
     """An ASGI app that answers each HTTP request by calling wsgi_app inline."""
 
     async def asgi_app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-        elif scope["type"] == "http":
+        if scope["type"] == "http":
             await _http(wsgi_app, scope, receive, send)
-        # Anything else (websocket) is never routed here: the worker runs with ws="none".
+        # Nothing else is sent here: the worker runs with lifespan="off" and ws="none".
 
     return asgi_app
 
@@ -55,17 +48,6 @@ def wsgi_to_asgi(wsgi_app: WsgiApp) -> Callable[[Scope, Receive, Send], Awaitabl
 def create_asgi_app(overrides=None):
     """Gunicorn's entry point for the uvicorn worker (gunicorn.conf.py)."""
     return wsgi_to_asgi(create_app(overrides))
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    # Nothing to open or close: acknowledge, so the server does not log that lifespan is missing.
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 async def _read_body(scope: Scope, receive: Receive) -> tuple[bytes, bool] | None:

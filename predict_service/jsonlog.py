@@ -8,7 +8,6 @@ uvicorn's, the app's own) through its ProcessorFormatter, and the per-request ac
 
 from __future__ import annotations
 
-import json
 import logging
 import logging.config
 import sys
@@ -24,12 +23,8 @@ REQUEST_ID_KEY = "predict_service.request_id"  # where the middleware puts the i
 
 
 def _dumps(entry: dict[str, Any], **_: Any) -> str:
-    # orjson escapes a traceback's newlines like json does, so a line stays one line; what it
-    # refuses (non-string keys, integers beyond 64 bits) goes through json, so the line is kept.
-    try:
-        return orjson.dumps(entry, default=str).decode()
-    except TypeError:
-        return json.dumps(entry, default=str)
+    # orjson escapes a traceback's newlines as json does, so a line stays one line.
+    return orjson.dumps(entry, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _level_and_logger(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:

@@ -24,35 +24,16 @@ class SettingsSchema(Schema):
     class Meta:
         unknown = EXCLUDE  # the environment holds much more than our settings
 
-    PREDICT_SCORE = fields.Float(
-        load_default=0.75,
-        allow_nan=False,
-        validate=validate.Range(min=0, max=1),
-        metadata={"description": "The score GET /predict returns."},
+    PREDICT_SCORE = fields.Float(  # the score GET /predict returns
+        load_default=0.75, allow_nan=False, validate=validate.Range(min=0, max=1)
     )
-    LOG_LEVEL = fields.String(
-        load_default="INFO",
-        validate=validate.OneOf(LOG_LEVELS),
-        metadata={"description": "Lowest level of the app's log lines."},
-    )
-    ACCESS_LOG = fields.Boolean(
-        load_default=True,
-        metadata={"description": "Write one JSON access line a request (0/false/no/off: none)."},
-    )
-    EMF_METRICS = fields.Boolean(
-        load_default=True,
-        metadata={"description": "Carry the request's CloudWatch metrics in its access line."},
-    )
-    SERVICE_NAME = fields.String(
-        load_default="predict-api",
-        validate=validate.Length(min=1, max=250),  # a CloudWatch dimension value
-        metadata={"description": "The metrics' Service dimension (the task sets its stack name)."},
-    )
-    HSTS_MAX_AGE = fields.Integer(
-        load_default=0,
-        validate=validate.Range(min=0),
-        metadata={"description": "Strict-Transport-Security max-age in seconds; 0: no header."},
-    )
+    LOG_LEVEL = fields.String(load_default="INFO", validate=validate.OneOf(LOG_LEVELS))
+    ACCESS_LOG = fields.Boolean(load_default=True)  # one JSON line a request (middleware.py)
+    EMF_METRICS = fields.Boolean(load_default=True)  # the request's metrics in that line
+    # The metrics' Service dimension (the task sets its stack name); a CloudWatch dimension value.
+    SERVICE_NAME = fields.String(load_default="predict-api", validate=validate.Length(1, 250))
+    # Strict-Transport-Security max-age in s (the task sets it when the ALB has a certificate).
+    HSTS_MAX_AGE = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
 
 _SCHEMA = SettingsSchema()

@@ -282,20 +282,6 @@ def test_failure_outside_flask_is_still_problem_json(caplog):
     assert "bridge-level failure" in caplog.text  # the traceback goes to the log
 
 
-def test_lifespan_is_acknowledged(asgi_app):
-    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
-    sent = []
-
-    async def receive():
-        return messages.pop(0)
-
-    async def send(message):
-        sent.append(message["type"])
-
-    asyncio.run(asgi_app({"type": "lifespan"}, receive, send))
-    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
-
-
 def test_bridge_wraps_the_same_app_factory():
     """create_asgi_app passes overrides through to create_app: one app, two server interfaces."""
     asgi = create_asgi_app({"TESTING": True, "PREDICT_SCORE": 0.2})
