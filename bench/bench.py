@@ -41,6 +41,7 @@ class Server:
     name: str
     command: list[str]  # "{port}" is replaced by the port
     env: dict[str, str] = field(default_factory=dict)
+    cwd: Path = REPO  # another checkout for --baseline
 
 
 GUNICORN = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:{port}"]
@@ -201,7 +202,7 @@ def start(server: Server, logs: Path) -> Running:
         open(logs / f"{server.name}.stdout", "ab") as out,
         open(logs / f"{server.name}.stderr", "ab") as err,
     ):
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=err)
+        process = subprocess.Popen(command, cwd=server.cwd, env=env, stdout=out, stderr=err)
     try:
         startup = wait_healthy(f"{base}/health", process)
     except Exception:
@@ -328,6 +329,12 @@ def main() -> int:
         default=[],
         help="NAME=[BASE:]VAR=VALUE,...: a base server (default: the shipped one) with extra env",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (e.g. a git worktree of an earlier commit): its service runs too, "
+        "as 'baseline', for a before/after from the same run",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     parser.add_argument(
         "--pieces-number", type=int, default=20000, help="calls per piece in pieces.py (0: skip)"
@@ -336,6 +343,10 @@ def main() -> int:
 
     servers = base_servers()
     chosen = [servers[name] for name in args.only] + [variant(v, servers) for v in args.variant]
+    if args.baseline:
+        baseline = args.baseline.resolve()
+        env = {**python_env(), "PYTHONPATH": str(baseline)}  # its own predict_service first
+        chosen.append(Server("baseline", GUNICORN, env, cwd=baseline))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out / stamp
     logs = out / "logs"
@@ -377,7 +388,9 @@ def main() -> int:
     text = table(rows, args.rounds, args.duration)
     (out / "table.md").write_text(text + "\n")
     (out / "results.json").write_text(
-        json.dumps({"args": {**vars(args), "out": str(out)}, "samples": samples, "rows": rows})
+        json.dumps(
+            {"args": {**vars(args), "out": str(out)}, "samples": samples, "rows": rows}, default=str
+        )
     )
     chart(rows, args.connections, out / "chart.png")
     latest = args.out / "latest"

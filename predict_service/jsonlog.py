@@ -44,18 +44,15 @@ def _request_fields(_logger: Any, _method: str, event: dict[str, Any]) -> dict[s
 
 
 _TIME = structlog.processors.TimeStamper(fmt="iso", utc=True, key="time")
-_RENDER = [
-    structlog.processors.EventRenamer("message"),
-    structlog.processors.format_exc_info,  # the traceback as one escaped string: "exception"
-    structlog.processors.JSONRenderer(serializer=_dumps),
-]
+_MESSAGE = structlog.processors.EventRenamer("message")
+_JSON = structlog.processors.JSONRenderer(serializer=_dumps)
 
 
 def access_logger(name: str) -> Any:
     """A structlog logger writing JSON lines to the current stdout, for the per-request line."""
     return structlog.wrap_logger(
         structlog.WriteLogger(sys.stdout),
-        processors=[_TIME, *_RENDER],
+        processors=[_TIME, _MESSAGE, _JSON],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         cache_logger_on_first_use=True,
     ).bind(level="INFO", logger=name)  # only .info() is called on it
@@ -71,7 +68,12 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
             structlog.stdlib.ExtraAdder(allow=["request_id"]),
             _request_fields,
         ],
-        "processors": [structlog.stdlib.ProcessorFormatter.remove_processors_meta, *_RENDER],
+        "processors": [
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _MESSAGE,
+            structlog.processors.format_exc_info,  # the traceback as one string: "exception"
+            _JSON,
+        ],
     }
     return {
         "version": 1,

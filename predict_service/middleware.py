@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from time import perf_counter
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from predict_service.errors import PROBLEM_MIMETYPE, problem_body
@@ -36,6 +36,7 @@ _ENVIRON_HEADERS = tuple("HTTP_" + name.upper().replace("-", "_") for name in IN
 # (an ALB trace id looks like "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1").
 _SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:;=+/-]{0,199}")
 
+ROUTE_KEY = "predict_service.route"
 MAX_BODY_BYTES = 64 * 1024
 # Set in the environ by the uvicorn bridge (asgi.py) when it did not buffer a body over the limit.
 BODY_TOO_LARGE = "predict_service.body_too_large"
@@ -54,8 +55,24 @@ def _path(environ: dict[str, Any]) -> str:
     return environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
 
 
+class RouteRecordingRequest(Request):
+    """Flask's request, keeping the matched route's template in the environ, where the middleware
+    reads it once Flask has let go of the request (Flask's own `request_class` extension point)."""
+
+    @property
+    def url_rule(self):
+        return self.__dict__.get("_url_rule")
+
+    @url_rule.setter
+    def url_rule(self, rule) -> None:
+        self.__dict__["_url_rule"] = rule
+        if rule is not None:
+            self.environ[ROUTE_KEY] = rule.rule
+
+
 class RequestMiddleware:
     def __init__(self, app: Flask, settings: dict[str, Any]):
+        app.request_class = RouteRecordingRequest
         self.app = app
         self.wsgi_app = app.wsgi_app
         self.log = access_logger(ACCESS_LOGGER) if settings["ACCESS_LOG"] else None
@@ -122,9 +139,9 @@ class RequestMiddleware:
 
     def _route(self, environ: dict[str, Any]) -> str:
         """The matched route's template (a dimension of low cardinality, unlike the path)."""
-        rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
-        if rule is not None:
-            return rule.rule
+        route = environ.get(ROUTE_KEY)
+        if route is not None:
+            return route
         # No rule was bound: a 404, a 405, or the 413 above. Match the path alone (errors only).
         adapter = self.app.url_map.bind_to_environ(environ)
         try:
