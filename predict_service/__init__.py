@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask_cors import CORS
 
-from predict_service import api, errors, openapi, request_id
+from predict_service import api, docs, errors, openapi, request_id
 from predict_service.accesslog import AccessLog
 from predict_service.json_provider import OrjsonProvider
 from predict_service.jsonlog import configure_logging
@@ -34,6 +35,16 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(api.bp)
     openapi.init_app(app)  # last: it documents the routes registered before it
+    if settings["API_DOCS"]:
+        app.register_blueprint(docs.bp)
+    if settings["CORS_ALLOWED_ORIGINS"]:  # none: no hook at all, so no cost a request
+        CORS(
+            app,
+            origins=list(settings["CORS_ALLOWED_ORIGINS"]),
+            methods=["GET", "HEAD"],
+            allow_headers=[request_id.RESPONSE_HEADER],
+            expose_headers=[request_id.RESPONSE_HEADER],  # so a page can quote it
+        )
     # WSGI middleware around Flask, innermost first: cheaper than Flask's per-request hooks.
     app.wsgi_app = errors.RefuseOversizedBody(app.wsgi_app)
     app.wsgi_app = request_id.RequestId(app.wsgi_app)  # outside: the 413 carries the id too

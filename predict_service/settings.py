@@ -6,12 +6,26 @@ input: one line that names the variable.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
+
+class OriginList(fields.String):
+    """Comma-separated origins, each scheme://host[:port] as a browser sends it in Origin."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> tuple[str, ...]:
+        items = super()._deserialize(value, attr, data, **kwargs).split(",")
+        origins = tuple(item.strip() for item in items if item.strip())
+        bad = [origin for origin in origins if not _ORIGIN.fullmatch(origin)]
+        if bad:
+            raise ValidationError(f"not scheme://host[:port]: {', '.join(bad)}.")
+        return origins
 
 
 class SettingsError(ValueError):
@@ -38,6 +52,14 @@ class SettingsSchema(Schema):
     ACCESS_LOG = fields.Boolean(
         load_default=True,
         metadata={"description": "Write one JSON access line a request (0/false/no/off: none)."},
+    )
+    API_DOCS = fields.Boolean(
+        load_default=True,
+        metadata={"description": "Serve the interactive docs at /docs (/openapi.json stays)."},
+    )
+    CORS_ALLOWED_ORIGINS = OriginList(
+        load_default=(),
+        metadata={"description": "Comma-separated origins whose pages may call the API."},
     )
 
 
