@@ -1,8 +1,5 @@
-"""Interactive API docs at /docs: Swagger UI reading /openapi.json, every file served by the app.
-
-The UI's files come from the swagger-ui-py package (no CDN: the page works offline), and a
-Content-Security-Policy lets the page load and call nothing but this origin.
-"""
+"""Interactive API docs at /docs: Swagger UI (from the swagger-ui-py package: no CDN) reading
+/openapi.json, under a Content-Security-Policy that lets the page load and call only this origin."""
 
 from __future__ import annotations
 
@@ -11,49 +8,35 @@ from pathlib import Path
 import swagger_ui
 from flask import Blueprint, Response, abort, send_from_directory
 
-DOCS_PATH = "/docs"
-_STATIC = Path(swagger_ui.__file__).parent / "static"
-# The package also ships Swagger Editor; only these files of its folder are served.
-_ASSETS = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"})
-# A file of its own rather than an inline script, so script-src needs no 'unsafe-inline'.
-_INITIALIZER = "init.js"
-_INIT_JS = (
-    'window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", '
-    "validatorUrl: null, deepLinking: true});\n"  # validatorUrl: the default calls a third party
-)
-_PAGE = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Predict API</title>
-<link rel="stylesheet" href="{DOCS_PATH}/swagger-ui.css">
-<link rel="icon" type="image/png" href="{DOCS_PATH}/favicon-32x32.png"></head>
-<body><div id="swagger-ui"></div>
-<script src="{DOCS_PATH}/swagger-ui-bundle.js"></script>
-<script src="{DOCS_PATH}/{_INITIALIZER}"></script></body></html>
+# Only the page's files of the package (it ships Swagger Editor too); init.js is ours, a file rather
+# than an inline script so that script-src needs no 'unsafe-inline'.
+_ASSETS = {"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"}
+_INIT_JS = 'SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui", validatorUrl: null});\n'
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Predict API</title>
+<link rel="stylesheet" href="/docs/swagger-ui.css"><link rel="icon" href="/docs/favicon-32x32.png">
+</head><body><div id="ui"></div><script src="/docs/swagger-ui-bundle.js"></script>
+<script src="/docs/init.js"></script></body></html>
 """
-# Swagger UI's icons are data: images; its styles are all in swagger-ui.css.
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
+_HEADERS = {  # Swagger UI's icons are data: images
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
 
 bp = Blueprint("docs", __name__)
+bp.after_request(lambda response: response.headers.update(_HEADERS) or response)
 
 
-@bp.after_request
-def _lock_down(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-@bp.get(DOCS_PATH)
+@bp.get("/docs")
 def page() -> Response:
     return Response(_PAGE, mimetype="text/html")
 
 
-@bp.get(f"{DOCS_PATH}/<filename>")
+@bp.get("/docs/<filename>")
 def asset(filename: str) -> Response:
-    if filename == _INITIALIZER:
+    if filename == "init.js":
         return Response(_INIT_JS, mimetype="text/javascript")
     if filename not in _ASSETS:
         abort(404)
-    return send_from_directory(_STATIC, filename)
+    return send_from_directory(Path(swagger_ui.__file__).parent / "static", filename)
