@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask_cors import CORS
 
-from predict_service import api, errors, openapi
+from predict_service import api, docs, errors, openapi
 from predict_service.jsonlog import configure_logging
-from predict_service.middleware import RequestMiddleware
+from predict_service.middleware import RESPONSE_HEADER, RequestMiddleware
 from predict_service.settings import load_settings
 
 
@@ -32,5 +33,15 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(api.bp)
     openapi.init_app(app)  # last: it documents the routes registered before it
+    if settings["API_DOCS"]:
+        app.register_blueprint(docs.bp)
+    if settings["CORS_ALLOWED_ORIGINS"]:  # none: no hook at all, so no cost a request
+        CORS(
+            app,
+            origins=list(settings["CORS_ALLOWED_ORIGINS"]),
+            methods=["GET", "HEAD"],
+            allow_headers=[RESPONSE_HEADER],
+            expose_headers=[RESPONSE_HEADER],  # so a page can quote it
+        )
     app.wsgi_app = RequestMiddleware(app, settings)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -10,8 +11,9 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, jsonify
 from marshmallow import Schema
+from werkzeug.exceptions import MethodNotAllowed
 
-from predict_service.errors import PROBLEM_MIMETYPE
+from predict_service.errors import PROBLEM_MIMETYPE, problem_body
 from predict_service.middleware import MAX_BODY_BYTES, RESPONSE_HEADER
 from predict_service.schemas import ProblemSchema
 
@@ -40,32 +42,44 @@ def documented(
     return attach
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {PROBLEM_MIMETYPE: {"schema": "Problem"}},
-        "headers": {RESPONSE_HEADER: {"$ref": "#/components/headers/RequestId"}},
-    }
+_EXAMPLE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+# Status: what it means, and the detail its real body carries (a test compares the two).
+_ERRORS = {
+    400: ("Unknown query parameter (named in `errors`).", "Unknown query parameter(s): foo."),
+    405: ("Method not allowed (see the Allow header).", MethodNotAllowed.description),
+    413: (
+        f"A request body over {MAX_BODY_BYTES // 1024} KiB (none is taken).",
+        "The request body is larger than this API accepts.",
+    ),
+    500: (
+        "Unexpected server error; quote `request_id` when reporting it.",
+        "The server failed to handle this request; quote the request_id when reporting it.",
+    ),
+}
+_REQUEST_ID_HEADER = {RESPONSE_HEADER: {"$ref": "#/components/headers/RequestId"}}
 
 
-def _operation(facts: dict[str, Any]) -> dict[str, Any]:
+def _response(description: str, mimetype: str, schema: Any, example: Any) -> dict[str, Any]:
+    content = {mimetype: {"schema": schema, "example": example}}
+    return {"description": description, "content": content, "headers": _REQUEST_ID_HEADER}
+
+
+def _operation(path: str, operation_id: str, facts: dict[str, Any]) -> dict[str, Any]:
+    schema = facts["response_schema"]
+    example = {name: field.metadata["example"] for name, field in schema().fields.items()}
+    responses = {"200": _response("OK", "application/json", schema, example)}
+    for status, (description, detail) in _ERRORS.items():
+        extra = {"errors": {"foo": ["Unknown field."]}} if status == 400 else {}
+        problem = json.loads(problem_body(status, detail, path, _EXAMPLE_ID, **extra))
+        responses[str(status)] = _response(description, PROBLEM_MIMETYPE, "Problem", problem)
     operation: dict[str, Any] = {
+        "operationId": operation_id,
         "summary": facts["summary"],
         "description": facts["description"],
         "parameters": [
             "XRequestId",  # a component name: apispec turns it into a $ref
         ],
-        "responses": {
-            "200": {
-                "description": "OK",
-                "content": {"application/json": {"schema": facts["response_schema"]}},
-                "headers": {RESPONSE_HEADER: {"$ref": "#/components/headers/RequestId"}},
-            },
-            "400": _problem("Unknown query parameter (named in `errors`)."),
-            "405": _problem("Method not allowed (see the Allow header)."),
-            "413": _problem(f"A request body over {MAX_BODY_BYTES // 1024} KiB (none is taken)."),
-            "500": _problem("Unexpected server error; quote `request_id` when reporting it."),
-        },
+        "responses": responses,
     }
     if facts["query_schema"] is not None:
         operation["parameters"].append({"in": "query", "schema": facts["query_schema"]})
@@ -107,9 +121,11 @@ def build_spec(app: Flask) -> dict[str, Any]:
         },
     )
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        facts = getattr(app.view_functions[rule.endpoint], "openapi", None)
+        view = app.view_functions[rule.endpoint]
+        facts = getattr(view, "openapi", None)
         if facts is not None:
-            spec.path(path=rule.rule, operations={"get": _operation(facts)})
+            operation = _operation(rule.rule, view.__name__, facts)
+            spec.path(path=rule.rule, operations={"get": operation})
     return spec.to_dict()
 
 

@@ -6,12 +6,26 @@ input: one line that names the variable.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
+
+class OriginList(fields.String):
+    """Comma-separated origins, each scheme://host[:port] as a browser sends it in Origin."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> tuple[str, ...]:
+        items = super()._deserialize(value, attr, data, **kwargs).split(",")
+        origins = tuple(item.strip() for item in items if item.strip())
+        bad = [origin for origin in origins if not _ORIGIN.fullmatch(origin)]
+        if bad:
+            raise ValidationError(f"not scheme://host[:port]: {', '.join(bad)}.")
+        return origins
 
 
 class SettingsError(ValueError):
@@ -34,6 +48,9 @@ class SettingsSchema(Schema):
     SERVICE_NAME = fields.String(load_default="predict-api", validate=validate.Length(1, 250))
     # Strict-Transport-Security max-age in s (the task sets it when the ALB has a certificate).
     HSTS_MAX_AGE = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    API_DOCS = fields.Boolean(load_default=True)  # /docs (the OpenAPI document stays)
+    # Origins whose browser pages may call the API, comma-separated; none by default.
+    CORS_ALLOWED_ORIGINS = OriginList(load_default=())
 
 
 _SCHEMA = SettingsSchema()

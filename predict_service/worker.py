@@ -35,7 +35,7 @@ class UvicornWorker(_UvicornWorker):
         "http": "httptools",
         "ws": "none",  # no WebSocket routes; an upgrade request is an ordinary request
         "lifespan": "off",  # nothing to open or close at start or stop
-        "access_log": False,  # the app writes the access line (accesslog.py)
+        "access_log": False,  # the app writes the access line (middleware.py)
         "server_header": False,  # no version banner for scanners
     }
 

@@ -14,6 +14,8 @@ def test_defaults():
         "EMF_METRICS": True,
         "SERVICE_NAME": "predict-api",
         "HSTS_MAX_AGE": 0,
+        "API_DOCS": True,
+        "CORS_ALLOWED_ORIGINS": (),
     }
 
 
