@@ -18,10 +18,10 @@ from typing import Any
 from a2wsgi.wsgi import build_environ
 
 from predict_service import create_app
-from predict_service.errors import problem_body
+from predict_service.errors import PROBLEM_MIMETYPE, problem_body
 from predict_service.middleware import (
     BODY_TOO_LARGE,
-    INCOMING_HEADERS,
+    ENVIRON_HEADERS,
     MAX_BODY_BYTES,
     choose_request_id,
 )
@@ -116,7 +116,7 @@ async def _http(wsgi_app: WsgiApp, scope: Scope, receive: Receive, send: Send) -
     except Exception:
         # Flask turns its own errors into JSON; this is only for a failure outside it, so the
         # client still gets the JSON error shape and not the server's plain-text 500.
-        status, headers, payload = _internal_error(scope)
+        status, headers, payload = _internal_error(environ)
     if too_large:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -124,35 +124,18 @@ async def _http(wsgi_app: WsgiApp, scope: Scope, receive: Receive, send: Send) -
 
 
 def _without_underscored_headers(scope: Scope) -> Scope:
-    """Drop header names with "_": in the WSGI environ X_Request_ID and X-Request-ID would be the
-    same key, so a client could pass one header off as another. Gunicorn's own workers drop them
-    too (header_map="drop"); uvicorn passes them on. Behind the ALB they never arrive
-    (drop_invalid_header_fields), this is for every other way in."""
+    """Drop header names with "_", as Gunicorn's own workers do: in the WSGI environ X_Request_ID
+    and X-Request-ID would be one key, so a client could pass one header off as another."""
     headers = scope["headers"]
     if not any(b"_" in name for name, _ in headers):
         return scope
     return {**scope, "headers": [(name, value) for name, value in headers if b"_" not in name]}
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
-
-def _internal_error(scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    request_id = choose_request_id(_header(scope, n.lower().encode()) for n in INCOMING_HEADERS)
+def _internal_error(environ: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    request_id = choose_request_id(environ.get(key) for key in ENVIRON_HEADERS)
     _log.exception("unhandled error outside the app", extra={"request_id": request_id})
-    payload = problem_body(
-        500,
-        "The server failed to handle this request; quote the request_id when reporting it.",
-        instance=scope["path"],
-        request_id=request_id,
-    )
-    headers = [
-        (b"content-type", b"application/problem+json"),
-        (b"content-length", str(len(payload)).encode()),
-        (b"x-request-id", request_id.encode()),
-    ]
+    detail = "The server failed to handle this request; quote the request_id when reporting it."
+    payload = problem_body(500, detail, environ.get("PATH_INFO", ""), request_id)
+    headers = [(b"content-type", PROBLEM_MIMETYPE.encode()), (b"x-request-id", request_id.encode())]
     return 500, headers, payload

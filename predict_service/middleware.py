@@ -1,15 +1,9 @@
 """The WSGI layer around Flask: every request gets an id, a bounded body and one JSON access line.
 
-One WSGI wrapper rather than Flask's before/after_request hooks: it costs less than the hooks'
-dispatch (bench/README.md), and it also sees the answers of the error handlers and its own 413.
-
-- Request id: the caller's X-Request-ID if sane, else the ALB's X-Amzn-Trace-Id if sane, else a
-  generated one. Echoed in X-Request-ID, carried by every log line of the request (jsonlog.py) and
-  quoted in every error body, so a user's report leads straight to the logs.
-- Body limit: neither endpoint takes a body; one over MAX_BODY_BYTES gets a 413 problem+json.
-- Access line: method, path, status, request id and the app's time, with the request's metrics in
-  CloudWatch's Embedded Metric Format (metrics.py). Written by the app rather than the server, so
-  it is the same under every worker class and in the Flask test client.
+The id (the caller's X-Request-ID or the ALB's X-Amzn-Trace-Id when sane, else a new one) is echoed,
+logged and quoted in error bodies, so a user's report leads to the logs. The access line carries
+the request's metrics (metrics.py) and is the app's own, the same under every worker class. One
+WSGI wrapper: cheaper than Flask's hooks, and it sees the error handlers' answers and its own 413.
 """
 
 from __future__ import annotations
@@ -31,7 +25,7 @@ ACCESS_LOGGER = "predict_service.access"
 RESPONSE_HEADER = "X-Request-ID"
 # Checked in this order: an id the caller chose, then the trace id the ALB adds to every request.
 INCOMING_HEADERS = ("X-Request-ID", "X-Amzn-Trace-Id")
-_ENVIRON_HEADERS = tuple("HTTP_" + name.upper().replace("-", "_") for name in INCOMING_HEADERS)
+ENVIRON_HEADERS = tuple("HTTP_" + name.upper().replace("-", "_") for name in INCOMING_HEADERS)
 # Bounded, and limited to characters that cannot break a log line or a header
 # (an ALB trace id looks like "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1").
 _SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:;=+/-]{0,199}")
@@ -82,7 +76,7 @@ class RequestMiddleware:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         started = perf_counter()
-        request_id = choose_request_id(environ.get(key) for key in _ENVIRON_HEADERS)
+        request_id = choose_request_id(environ.get(key) for key in ENVIRON_HEADERS)
         environ[REQUEST_ID_KEY] = request_id
         added = [(RESPONSE_HEADER, request_id), *self.hsts]
         answer: list[Any] = []
