@@ -54,7 +54,7 @@ def client(app):
 def moto_endpoint(tmp_path_factory) -> Iterator[str]:
     """A real moto_server on 127.0.0.1 for the whole session.
 
-    The URL uses the word localhost: moto only resolves S3 TemplateURLs then (FIELD-NOTES §2).
+    The URL uses the word localhost: moto resolves S3 TemplateURLs only for that host name.
     MOTO_ECS_SERVICE_RUNNING makes services report running tasks, so services_stable can pass.
     """
     port = free_port()
