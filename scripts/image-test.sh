@@ -54,6 +54,33 @@ RESULT=${IMAGE_TEST_RESULT:-$CACHE/image-test.result}
 SHIPPED_BASE=$(sed -n 's/^ARG PYTHON_IMAGE=//p' Dockerfile | head -n 1)
 [[ -n $SHIPPED_BASE ]] || die "no 'ARG PYTHON_IMAGE=<default>' line in the Dockerfile"
 
+# ---- rootful podman's configuration, set before any engine is probed (a docker CLI may be podman,
+# and even its `info` would create state in /var/lib/containers): all state under .image-cache/ ----
+VARLIB_EXISTED=1
+if [[ $(id -u) -eq 0 ]]; then
+    mkdir -p "$CACHE/run" "$CACHE/storage" "$CACHE/libpod-tmp"
+    # The one file the engines write outside it is containers/image's blob-info cache, hardwired
+    # for root to /var/lib/containers/cache (podman#15398); removed at the end if this run made it.
+    [[ -e /var/lib/containers ]] || VARLIB_EXISTED=0
+    cat >"$CACHE/storage.conf" <<CONF
+[storage]
+driver = "overlay"
+runroot = "$CACHE/run"
+graphroot = "$CACHE/storage"
+CONF
+    # runc + cgroupfs: crun fails on hosts with hybrid cgroups. default_ulimits: podman's defaults
+    # can exceed the hard limits where root lacks CAP_SYS_RESOURCE. Events to a file: no journald.
+    cat >"$CACHE/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+tmp_dir = "$CACHE/libpod-tmp"
+CONF
+    export CONTAINERS_STORAGE_CONF=$CACHE/storage.conf CONTAINERS_CONF=$CACHE/containers.conf
+fi
 # ---- pick the engine ------------------------------------------------------------------------------
 docker_works() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
 # Rootless podman needs subordinate ids for the image's users; without them pulls of real images fail.
@@ -110,33 +137,7 @@ if [[ $CLI == podman || $("$CLI" --version 2>/dev/null) == *[Pp]odman* ]]; then
 fi
 log "engine: $ENGINE ($("$CLI" --version 2>/dev/null | head -n 1))"
 
-# ---- podman's configuration: rootful state all under the gitignored .image-cache/ ------------------
 mkdir -p "$CACHE/tmp"
-VARLIB_EXISTED=1
-if ((PODMAN_UNDERNEATH)) && [[ $(id -u) -eq 0 ]]; then
-    mkdir -p "$CACHE/run" "$CACHE/storage" "$CACHE/libpod-tmp"
-    # The one file the engines write outside it is containers/image's blob-info cache, hardwired
-    # for root to /var/lib/containers/cache (podman#15398); removed at the end if this run made it.
-    [[ -e /var/lib/containers ]] || VARLIB_EXISTED=0
-    cat >"$CACHE/storage.conf" <<CONF
-[storage]
-driver = "overlay"
-runroot = "$CACHE/run"
-graphroot = "$CACHE/storage"
-CONF
-    # runc + cgroupfs: crun fails on hosts with hybrid cgroups. default_ulimits: podman's defaults
-    # can exceed the hard limits where root lacks CAP_SYS_RESOURCE. Events to a file: no journald.
-    cat >"$CACHE/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-tmp_dir = "$CACHE/libpod-tmp"
-CONF
-    export CONTAINERS_STORAGE_CONF=$CACHE/storage.conf CONTAINERS_CONF=$CACHE/containers.conf
-fi
 export TMPDIR=$CACHE/tmp
 
 WORK=$(mktemp -d "$CACHE/tmp/run.XXXXXX")
