@@ -1,9 +1,10 @@
 # Container image for the Predict API: Gunicorn serving predict_service, non-root, on :8000.
 #
-# Production builds use the official image, pinned to a patch release on Debian trixie (bump it on
-# purpose). scripts/image-test.sh substitutes a locally made Debian base through this argument,
-# because this machine cannot pull from Docker Hub.
-ARG PYTHON_IMAGE=python:3.12.15-slim-trixie
+# The official image, a patch release on Debian trixie pinned by its multi-platform index digest
+# (docker-library/repo-info, repos/python/remote/3.12.14-slim-trixie.md): a rebuilt tag cannot
+# change what ships. Dependabot proposes new tags and digests. scripts/image-test.sh builds on it
+# as is, and substitutes a local stand-in through this argument only where no registry is reachable.
+ARG PYTHON_IMAGE=python:3.12.14-slim-trixie@sha256:e5c9fa26ffb76e11e0f054f30dc2523a2f9693f0c36c0cf1e39b27e152d899fc
 
 # ---- build: resolve the runtime dependencies into a self-contained venv --------------------------
 FROM ${PYTHON_IMAGE} AS build
@@ -58,11 +59,14 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY gunicorn.conf.py ./
 
-# Which commit an image in the registry came from (the release passes --build-arg VCS_REF=<sha>).
-# Declared this late so a new commit does not invalidate the cached layers above.
-ARG VCS_REF=unknown
+# Where an image in the registry came from (values from scripts/image-labels.sh). Declared this
+# late so a new commit does not invalidate the cached layers above.
+ARG VCS_REF=unknown CREATED=unknown VERSION=unknown SOURCE_URL=unknown
 LABEL org.opencontainers.image.title="predict-api" \
-      org.opencontainers.image.revision="${VCS_REF}"
+      org.opencontainers.image.revision="${VCS_REF}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.source="${SOURCE_URL}"
 
 USER 10001:10001
 EXPOSE 8000

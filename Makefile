@@ -32,8 +32,9 @@ lint: venv
 check-cloudformation: venv tools
 	bash scripts/check-cloudformation.sh
 
+# The docker-CLI run of the image test belongs to test-image: it reuses that run's base and cache.
 test-py: venv
-	$(BIN)/pytest
+	$(BIN)/pytest --ignore=tests/image/test_image_test_docker_cli.py
 
 # The image runs Python 3.12: the service's tests run on it too (and the unit tests on 3.13)
 # whenever such an interpreter can be found.
@@ -41,11 +42,19 @@ test-other-pythons:
 	bash scripts/test-other-python.sh 3.12
 	bash scripts/test-other-python.sh 3.13 tests/service
 
+# Docker, rootless podman, or (as root) the rootful podman stand-in; skipped with its reason
+# where none can run (a failure under REQUIRE_ALL_CHECKS=1). Then the same checks through a docker CLI.
 test-image: venv
 	bash scripts/image-test.sh
+	$(BIN)/pytest -q -p no:cacheprovider tests/image/test_image_test_docker_cli.py
 
+# bench/run.sh apt-installs wrk when it is missing, which needs root.
 bench-smoke:
-	bash bench/run.sh --smoke
+	@if command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; }; then \
+	  bash bench/run.sh --smoke; \
+	else \
+	  bash scripts/skip-or-fail.sh bench-smoke "wrk is not installed and installing it needs root (apt-get install wrk)"; \
+	fi
 
 bench:
 	bash bench/run.sh

@@ -29,8 +29,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the bench venv's bin/
-sys.path.insert(0, str(REPO / "scripts"))
-from dockerfile import python_env  # noqa: E402 - scripts/ is not a package on the path
+sys.path.insert(0, str(REPO))
+from tests.dockerfile import python_env  # noqa: E402 - the repository root is not on the path
 
 SHIPPED, FLOOR, PEER = "flask-gunicorn", "raw-wsgi-gunicorn", "fastapi-uvicorn"
 PEER_WORKERS = 2  # the comparison: FastAPI+uvicorn with 2 workers

@@ -1,25 +1,42 @@
 #!/usr/bin/env bash
-# Build the production Dockerfile without a Docker daemon (buildah) and prove the image runs the way
-# the ECS task runs it (podman): read-only root filesystem with no tmpfs, numeric non-root user,
-# working HEALTHCHECK, JSON logs on stdout, clean exit on SIGTERM, small app layers, no build tools.
+# Build the Dockerfile and prove the image runs the way the ECS task runs it: read-only root
+# filesystem with no tmpfs, numeric non-root user, working HEALTHCHECK, OCI labels, JSON logs on
+# stdout, clean exit on SIGTERM, small app layers, no build tools.
 #
-# Usage: bash scripts/image-test.sh [PORT]     (as root; PORT also via IMAGE_TEST_PORT, default 8000;
-#        when the default port is busy a free one is picked, an explicitly requested busy port fails)
-# Why each engine setting: ../shared/FIELD-NOTES.md §1 (summarised next to each setting below).
+# Usage: bash scripts/image-test.sh [PORT]   (PORT also via IMAGE_TEST_PORT, default 8000; when the
+#        default port is busy a free one is picked, an explicitly requested busy port fails)
+#
+# The engine is the first of these that works, and the same checks run on each:
+#   docker    a Docker daemon answers (a laptop, a GitHub runner): the Dockerfile is built exactly as
+#             it ships, on its own pinned base
+#   podman    rootless podman works: the same, on the Dockerfile's own base
+#   stand-in  neither, but root: rootful podman building on a Debian base made locally with
+#             mmdebstrap (apt-installs podman, runc and mmdebstrap when missing) -- for machines
+#             that reach no container registry; its Python is Debian's, not the image's 3.12
+# Otherwise the test is skipped with its reason (a failure with REQUIRE_ALL_CHECKS=1).
+#
+# Environment:
+#   IMAGE_TEST_ENGINE=docker|podman|stand-in   use this one, no fallback
+#   IMAGE_TEST_BASE=REF    build on this base image instead (e.g. a local stand-in where no registry
+#                          is reachable); printed, and recorded as not the shipped base
+#   IMAGE_TEST_MAX_APP_MB  ceiling for the layers above the base (default 40)
+#   IMAGE_TEST_RESULT=FILE where a passing run writes engine, base, image and image id as KEY=VALUE
+#                          lines (default .image-cache/image-test.result; CI promotes that image)
 set -euo pipefail
 
 readonly APP_UID=10001 APP_GID=10001
-readonly GRACEFUL_TIMEOUT_S=20           # gunicorn's graceful_timeout (the contract in the team brief)
+readonly GRACEFUL_TIMEOUT_S=20           # gunicorn's graceful_timeout (gunicorn.conf.py)
 readonly STOP_BUDGET_S=10                # "well inside" it: half
 # Catches a dependency that should not ship (boto3 alone is ~100 MB). 37 MB today: the venv 28 MB
 # (13.6 MB of it uvloop's extension, which its wheel ships with debug symbols) and the standard
 # library's bytecode 9 MB (the official image has none; see the Dockerfile).
 readonly MAX_APP_LAYERS_MB=${IMAGE_TEST_MAX_APP_MB:-40}
 readonly IMAGE=localhost/predict-api:image-test
-# The local stand-in for python:3.12-slim: Debian's Python from Debian packages (Docker Hub is not
-# reachable here). The cache key covers everything that shapes the base, so editing it rebuilds.
+# The stand-in for the official base: Debian's Python from Debian packages. The cache key covers
+# everything that shapes it (suite, packages, the host's CA bundle), so editing any of them rebuilds.
 readonly BASE_SUITE=trixie
 readonly BASE_PACKAGES=python3,python3-venv,python3-pip,python-is-python3,ca-certificates
+readonly HOST_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 
 log() { printf 'image-test: %s\n' "$*"; }
 die() { printf 'image-test: FAIL: %s\n' "$*" >&2; exit 1; }
@@ -28,47 +45,32 @@ secs_since() { awk -v a="$1" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 
 
 SCRIPT_START=$(now_ms)
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CACHE=$ROOT/.image-cache   # gitignored: the base tar, engine storage and state, logs
+CACHE=$ROOT/.image-cache   # gitignored: the stand-in base, podman's storage and state, logs
 cd "$ROOT"
+skip() { exec bash "$ROOT/scripts/skip-or-fail.sh" image-test "$1"; }
+RESULT=${IMAGE_TEST_RESULT:-$CACHE/image-test.result}
 
-# ---- root and tools -------------------------------------------------------------------------
-# Rootful on purpose: that is the recipe measured on these machines (FIELD-NOTES §1); mmdebstrap's
-# root mode and the overlay storage driver without fuse need real root.
-if [[ $(id -u) -ne 0 ]]; then
-    die "must run as root (buildah/podman/mmdebstrap run rootful here); try: sudo bash scripts/image-test.sh"
-fi
+# The base the Dockerfile ships with: the default of its first ARG.
+SHIPPED_BASE=$(sed -n 's/^ARG PYTHON_IMAGE=//p' Dockerfile | head -n 1)
+[[ -n $SHIPPED_BASE ]] || die "no 'ARG PYTHON_IMAGE=<default>' line in the Dockerfile"
 
-missing=()
-for tool in podman buildah runc mmdebstrap curl python3; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-done
-if ((${#missing[@]})); then
-    mkdir -p "$CACHE"
-    log "installing missing apt packages: ${missing[*]}"
-    t=$(now_ms)
-    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$CACHE/apt.log" 2>&1; then
-        cat "$CACHE/apt.log" >&2
-        die "apt-get could not install ${missing[*]}"
-    fi
-    log "installed in $(secs_since "$t") s"
-fi
-
-# ---- engine configuration: every byte of engine state under the gitignored .image-cache/ ----------
-mkdir -p "$CACHE/run" "$CACHE/storage" "$CACHE/tmp" "$CACHE/libpod-tmp"
-# The one file the engines write outside it is containers/image's blob-info cache, hardwired for
-# root to /var/lib/containers/cache (podman#15398); remove it at the end if this run created it.
-VARLIB_EXISTED=0
-[[ ! -e /var/lib/containers ]] || VARLIB_EXISTED=1
-cat >"$CACHE/storage.conf" <<EOF
+# ---- rootful podman's configuration, set before any engine is probed (a docker CLI may be podman,
+# and even its `info` would create state in /var/lib/containers): all state under .image-cache/ ----
+VARLIB_EXISTED=1
+if [[ $(id -u) -eq 0 ]]; then
+    mkdir -p "$CACHE/run" "$CACHE/storage" "$CACHE/libpod-tmp"
+    # The one file the engines write outside it is containers/image's blob-info cache, hardwired
+    # for root to /var/lib/containers/cache (podman#15398); removed at the end if this run made it.
+    [[ -e /var/lib/containers ]] || VARLIB_EXISTED=0
+    cat >"$CACHE/storage.conf" <<CONF
 [storage]
 driver = "overlay"
 runroot = "$CACHE/run"
 graphroot = "$CACHE/storage"
-EOF
-# runc + cgroupfs: crun fails on this host's hybrid cgroups. default_ulimits: podman's defaults
-# exceed the hard limits and root lacks CAP_SYS_RESOURCE. events to a file: no journald needed.
-cat >"$CACHE/containers.conf" <<EOF
+CONF
+    # runc + cgroupfs: crun fails on hosts with hybrid cgroups. default_ulimits: podman's defaults
+    # can exceed the hard limits where root lacks CAP_SYS_RESOURCE. Events to a file: no journald.
+    cat >"$CACHE/containers.conf" <<CONF
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 [engine]
@@ -76,15 +78,73 @@ runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 tmp_dir = "$CACHE/libpod-tmp"
-EOF
-export CONTAINERS_STORAGE_CONF=$CACHE/storage.conf CONTAINERS_CONF=$CACHE/containers.conf
+CONF
+    export CONTAINERS_STORAGE_CONF=$CACHE/storage.conf CONTAINERS_CONF=$CACHE/containers.conf
+fi
+# ---- pick the engine ------------------------------------------------------------------------------
+docker_works() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
+# Rootless podman needs subordinate ids for the image's users; without them pulls of real images fail.
+rootless_podman_works() {
+    [[ $(id -u) -ne 0 ]] && command -v podman >/dev/null 2>&1 &&
+        grep -q "^$(id -un):" /etc/subuid 2>/dev/null && podman info >/dev/null 2>&1
+}
+ENGINE=${IMAGE_TEST_ENGINE:-}
+if [[ -z $ENGINE ]]; then
+    if docker_works; then
+        ENGINE=docker
+    elif rootless_podman_works; then
+        ENGINE=podman
+    elif [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        ENGINE=stand-in
+    else
+        skip "no Docker daemon answers, rootless podman is not set up (podman + /etc/subuid), and the rootful stand-in needs root and apt-get"
+    fi
+fi
+rm -f "$RESULT"   # only a passing run leaves one
+case $ENGINE in
+    docker) CLI=docker ;;
+    podman | stand-in) CLI=podman ;;
+    *) die "IMAGE_TEST_ENGINE must be docker, podman or stand-in, got '$ENGINE'" ;;
+esac
+
+if [[ $ENGINE == stand-in ]]; then
+    [[ $(id -u) -eq 0 ]] || die "the stand-in engine runs rootful podman and mmdebstrap: run as root"
+    missing=()
+    for tool in podman runc mmdebstrap curl python3; do
+        command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+    done
+    if ((${#missing[@]})); then
+        mkdir -p "$CACHE"
+        log "installing missing apt packages: ${missing[*]}"
+        t=$(now_ms)
+        if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$CACHE/apt.log" 2>&1; then
+            cat "$CACHE/apt.log" >&2
+            die "apt-get could not install ${missing[*]}"
+        fi
+        log "installed in $(secs_since "$t") s"
+    fi
+fi
+for tool in "$CLI" curl python3; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is not on PATH"
+done
+
+# A docker CLI may be podman underneath (Debian's podman-docker): it takes podman's settings below
+# and needs podman's run flags.
+PODMAN_UNDERNEATH=0
+if [[ $CLI == podman || $("$CLI" --version 2>/dev/null) == *[Pp]odman* ]]; then
+    PODMAN_UNDERNEATH=1
+fi
+log "engine: $ENGINE ($("$CLI" --version 2>/dev/null | head -n 1))"
+
+mkdir -p "$CACHE/tmp"
 export TMPDIR=$CACHE/tmp
 
 WORK=$(mktemp -d "$CACHE/tmp/run.XXXXXX")
 CONTAINER=predict-image-test-$$
 cleanup() {
     local rc=$?
-    podman rm --force --time 0 "$CONTAINER" >/dev/null 2>&1 || true
+    "$CLI" rm --force "$CONTAINER" >/dev/null 2>&1 || true
     rm -rf "$WORK"
     if ((VARLIB_EXISTED == 0)); then
         rm -f /var/lib/containers/cache/blob-info-cache-v1.boltdb
@@ -96,70 +156,110 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# ---- the Debian base, made once and cached ---------------------------------------------------
-base_key=$(printf '%s|%s|minbase|nodoc' "$BASE_SUITE" "$BASE_PACKAGES" | sha256sum | cut -c1-12)
-BASE_TAR=$CACHE/base-$BASE_SUITE-$base_key.tar
-BASE_IMAGE=localhost/predict-python-base:$BASE_SUITE-$base_key
-if podman image exists "$BASE_IMAGE"; then
-    log "base image $BASE_IMAGE: cached"
-else
-    if [[ ! -s $BASE_TAR ]]; then
-        log "making the Debian $BASE_SUITE base with mmdebstrap (first run only, ~1-2 min)"
+# ---- the base ------------------------------------------------------------------------------------
+make_stand_in_base() {  # prints the stand-in's image name; makes it once, cached
+    local key tar image
+    key=$(printf '%s|%s|minbase|nodoc|%s' "$BASE_SUITE" "$BASE_PACKAGES" \
+        "$(sha256sum "$HOST_CA_BUNDLE" 2>/dev/null | cut -c1-64)" | sha256sum | cut -c1-12)
+    tar=$CACHE/base-$BASE_SUITE-$key.tar
+    image=localhost/predict-python-base:$BASE_SUITE-$key
+    if "$CLI" image exists "$image" 2>/dev/null; then
+        log "stand-in base $image: cached" >&2
+        echo "$image"
+        return
+    fi
+    if [[ ! -s $tar ]]; then
+        log "making the Debian $BASE_SUITE stand-in base with mmdebstrap (first run only, ~1-2 min)" >&2
+        local t hooks=()
         t=$(now_ms)
-        # No mirror argument: mmdebstrap picks Debian's default mirror. Docs and man pages are
-        # left out: nobody reads them in a container.
+        # The host's CA bundle goes into the stand-in (never into the Dockerfile or a shipped image):
+        # pip inside RUN must trust a proxy that re-signs HTTPS, with the same build command as
+        # docker, which has no build-time mounts.
+        [[ ! -f $HOST_CA_BUNDLE ]] || hooks=(--customize-hook="copy-in $HOST_CA_BUNDLE /etc/ssl/certs")
+        # No mirror argument: mmdebstrap picks Debian's default mirror. No docs or man pages.
         mmdebstrap --quiet --variant=minbase --format=tar --include="$BASE_PACKAGES" \
             --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
-            "$BASE_SUITE" "$BASE_TAR.partial"
-        mv "$BASE_TAR.partial" "$BASE_TAR"
-        log "mmdebstrap took $(secs_since "$t") s"
+            "${hooks[@]}" "$BASE_SUITE" "$tar.partial" >&2
+        mv "$tar.partial" "$tar"
+        log "mmdebstrap took $(secs_since "$t") s" >&2
     fi
-    podman import --quiet \
+    "$CLI" import --quiet \
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-        "$BASE_TAR" "$BASE_IMAGE" >/dev/null
-    log "imported $BASE_TAR as $BASE_IMAGE"
+        "$tar" "$image" >/dev/null
+    log "imported $tar as $image" >&2
+    echo "$image"
+}
+
+if [[ -n ${IMAGE_TEST_BASE:-} ]]; then
+    BASE=$IMAGE_TEST_BASE
+    BASE_NOTE="IMAGE_TEST_BASE override, NOT the shipped base $SHIPPED_BASE"
+elif [[ $ENGINE == stand-in ]]; then
+    BASE=$(make_stand_in_base)
+    BASE_NOTE="local stand-in, NOT the shipped base $SHIPPED_BASE"
+else
+    BASE=$SHIPPED_BASE
+    BASE_NOTE="the Dockerfile's own"
+fi
+log "base: $BASE ($BASE_NOTE)"
+# A pull by name:tag@digest is stored under name@digest: that is the name to look it up by.
+BASE_LOOKUP=$BASE
+if [[ $BASE == *@* ]]; then
+    base_name=${BASE%@*}
+    [[ ${base_name##*:} == */* ]] || base_name=${base_name%:*}   # drop the tag, not a registry port
+    BASE_LOOKUP=$base_name@${BASE##*@}
+fi
+if ! "$CLI" image inspect "$BASE_LOOKUP" >/dev/null 2>&1; then
+    # Pulled explicitly: BuildKit would keep it out of the image store, and its size is needed below.
+    log "pulling $BASE"
+    "$CLI" pull --quiet "$BASE" >/dev/null 2>"$WORK/pull.err" ||
+        { cat "$WORK/pull.err" >&2; die "cannot pull $BASE (no registry reachable? IMAGE_TEST_BASE=<local image> builds on another base)"; }
 fi
 
-# ---- build the project's Dockerfile on that base ------------------------------------------------
-build_args=(
-    --layers                       # reuse unchanged steps from the cached storage
-    --isolation chroot             # RUN steps work without an OCI runtime inside the builder
-    --format docker                # the OCI format drops HEALTHCHECK
-    --build-arg "PYTHON_IMAGE=$BASE_IMAGE"
-    --build-arg "VCS_REF=$(git rev-parse HEAD 2>/dev/null || echo unknown)"
-    --tag "$IMAGE"
-)
-# pip inside RUN must trust the proxy's re-signing CA: mount the host bundle for the build only.
-if [[ -f /etc/ssl/certs/ca-certificates.crt ]]; then
-    build_args+=(--volume /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro)
-fi
-log "building $IMAGE (buildah bud, PYTHON_IMAGE=$BASE_IMAGE)"
+# ---- build the Dockerfile: the same command on every engine -----------------------------------------
+# The OCI labels a registry shows; one home for their values: scripts/image-labels.sh.
+mapfile -t label_args < <(bash scripts/image-labels.sh)
+build_args=("${label_args[@]}" --tag "$IMAGE")
+# Podman (also under a docker CLI) builds the OCI format by default, which drops HEALTHCHECK: ask for
+# Docker's, as docker builds it. chroot isolation: RUN steps need no OCI runtime inside the builder.
+((PODMAN_UNDERNEATH == 0)) || build_args+=(--format docker --isolation chroot)
+[[ $BASE == "$SHIPPED_BASE" ]] || build_args+=(--build-arg "PYTHON_IMAGE=$BASE")
+log "building $IMAGE ($CLI build, PYTHON_IMAGE=$BASE)"
 t=$(now_ms)
-if ! buildah bud --quiet "${build_args[@]}" . >"$WORK/build.log" 2>&1; then
+if ! "$CLI" build --quiet "${build_args[@]}" . >"$WORK/build.log" 2>&1; then
     cat "$WORK/build.log" >&2
-    die "buildah bud failed"
+    die "$CLI build failed"
 fi
 log "build took $(secs_since "$t") s"
-# Keep the storage from growing run after run: drop untagged images nobody used for 3 days.
-podman image prune --force --filter until=72h >/dev/null 2>&1 || true
+# Keep podman's storage (ours alone) from growing run after run: drop untagged images older than 3 days.
+if [[ $CLI == podman ]]; then
+    podman image prune --force --filter until=72h >/dev/null 2>&1 || true
+fi
 
 # ---- sizes -----------------------------------------------------------------------------------
-image_bytes=$(podman image inspect --format '{{.Size}}' "$IMAGE")
-base_bytes=$(podman image inspect --format '{{.Size}}' "$BASE_IMAGE")
+image_bytes=$("$CLI" image inspect --format '{{.Size}}' "$IMAGE")
+base_bytes=$("$CLI" image inspect --format '{{.Size}}' "$BASE_LOOKUP")
 app_bytes=$((image_bytes - base_bytes))
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1000000 }'; }
 log "image size $(mb "$image_bytes") MB = base $(mb "$base_bytes") MB + app layers $(mb "$app_bytes") MB (limit $MAX_APP_LAYERS_MB MB)"
-podman history --format '{{.Size}}\t{{.CreatedBy}}' "$IMAGE" | grep -v '^0 B' | cut -c1-110 | sed 's/^/    /'
+"$CLI" history --no-trunc --format '{{.Size}}\t{{.CreatedBy}}' "$IMAGE" | grep -v '^0 \?B' | cut -c1-110 | sed 's/^/    /'
 ((app_bytes <= MAX_APP_LAYERS_MB * 1000000)) ||
     die "app layers are $(mb "$app_bytes") MB, over the $MAX_APP_LAYERS_MB MB target"
 
 # The image's own metadata: what ECS and docker read from it.
-podman image inspect "$IMAGE" >"$WORK/inspect.json"
-python3 - "$WORK/inspect.json" "$APP_UID:$APP_GID" <<'PY' || die "image metadata is not as required"
+"$CLI" image inspect "$IMAGE" >"$WORK/inspect.json"
+python3 - "$WORK/inspect.json" "$APP_UID:$APP_GID" "$(git rev-parse HEAD 2>/dev/null || echo unknown)" <<'PY' || die "image metadata is not as required"
 import json, sys
 image = json.load(open(sys.argv[1]))[0]
-config, health = image["Config"], image.get("Healthcheck") or {}
+config = image["Config"]
+# Docker keeps the health check in Config, podman also at the top level.
+health = config.get("Healthcheck") or image.get("Healthcheck") or {}
 problems = []
+labels = config.get("Labels") or {}
+for name in ("revision", "source", "created", "version"):
+    if not labels.get(f"org.opencontainers.image.{name}", "").strip():
+        problems.append(f"label org.opencontainers.image.{name} is missing or empty")
+if labels.get("org.opencontainers.image.revision") != sys.argv[3]:
+    problems.append(f"label revision is {labels.get('org.opencontainers.image.revision')!r}, want {sys.argv[3]!r}")
 if config.get("User") != sys.argv[2]:
     problems.append(f"USER is {config.get('User')!r}, want {sys.argv[2]!r}")
 if "8000/tcp" not in (config.get("ExposedPorts") or {}):
@@ -179,7 +279,7 @@ if not env.get("PATH", "").startswith("/opt/venv/bin:"):
 cmd = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
 if not cmd or cmd[0] != "gunicorn":
     problems.append(f"the process is not gunicorn in exec form: {cmd!r}")
-print("\n".join(f"    {p}" for p in problems) or "    metadata ok: USER, EXPOSE, STOPSIGNAL, exec HEALTHCHECK, ENV, CMD")
+print("\n".join(f"    {p}" for p in problems) or "    metadata ok: USER, EXPOSE, STOPSIGNAL, exec HEALTHCHECK, ENV, CMD, OCI labels")
 sys.exit(1 if problems else 0)
 PY
 
@@ -203,22 +303,28 @@ if ! port_is_free "$PORT"; then
     log "port 8000 is busy on this host: using free port $PORT instead"
 fi
 
-# --read-only-tmpfs=false: podman would otherwise mount tmpfs on /tmp, /run and /var/tmp, which
-# the ECS task does not have. --network host: no bridges or iptables rules on the host.
-# --http-proxy=false: the host's proxy variables must not leak into the container.
-log "starting $CONTAINER: --read-only, no tmpfs, host network, PORT=$PORT"
-podman run --detach --name "$CONTAINER" --network host --read-only --read-only-tmpfs=false \
-    --http-proxy=false --env "PORT=$PORT" "$IMAGE" >/dev/null 2>"$WORK/run.err" ||
-    { cat "$WORK/run.err" >&2; die "podman run failed"; }
+# --read-only with no tmpfs, as the ECS task has it. Podman (also under a docker CLI) would mount
+# tmpfs on /tmp, /run and /var/tmp unless told not to, and would pass the host's proxy variables in;
+# it shares the host network (no bridges or iptables rules on the host). Docker publishes the port
+# on loopback instead: that works on every Docker, Docker Desktop included.
+run_args=(--detach --name "$CONTAINER" --read-only --env "PORT=$PORT")
+if ((PODMAN_UNDERNEATH)); then
+    run_args+=(--read-only-tmpfs=false --http-proxy=false --network host)
+else
+    run_args+=(--publish "127.0.0.1:$PORT:$PORT")
+fi
+log "starting $CONTAINER: --read-only, no tmpfs, PORT=$PORT"
+"$CLI" run "${run_args[@]}" "$IMAGE" >/dev/null 2>"$WORK/run.err" ||
+    { cat "$WORK/run.err" >&2; die "$CLI run failed"; }
 
 base_url=http://127.0.0.1:$PORT
 t=$(now_ms)
 until curl --noproxy '*' -fsS -o /dev/null "$base_url/health" 2>/dev/null; do
-    if [[ $(podman inspect --format '{{.State.Running}}' "$CONTAINER") != true ]]; then
-        podman logs "$CONTAINER" >&2 || true
+    if [[ $("$CLI" inspect --format '{{.State.Running}}' "$CONTAINER") != true ]]; then
+        "$CLI" logs "$CONTAINER" >&2 || true
         die "the container exited before serving"
     fi
-    (($(now_ms) - t < 30000)) || { podman logs "$CONTAINER" >&2; die "/health did not answer within 30 s"; }
+    (($(now_ms) - t < 30000)) || { "$CLI" logs "$CONTAINER" >&2; die "/health did not answer within 30 s"; }
     sleep 0.2
 done
 log "serving after $(secs_since "$t") s"
@@ -241,18 +347,18 @@ check_body /health '{"status": "ok"}'
 check_body /predict '{"score": 0.75}'
 
 # Numeric non-root identity, and gunicorn as PID 1 (so the stop signal reaches it).
-uid=$(podman exec "$CONTAINER" id -u)
-gid=$(podman exec "$CONTAINER" id -g)
+uid=$("$CLI" exec "$CONTAINER" id -u)
+gid=$("$CLI" exec "$CONTAINER" id -g)
 [[ $uid == "$APP_UID" && $gid == "$APP_GID" ]] || die "runs as $uid:$gid, want $APP_UID:$APP_GID"
 log "id -u = $uid, id -g = $gid"
-pid1=$(podman exec "$CONTAINER" cat /proc/1/cmdline | tr '\0' ' ')
+pid1=$("$CLI" exec "$CONTAINER" cat /proc/1/cmdline | tr '\0' ' ')
 [[ $pid1 == *gunicorn* ]] || die "PID 1 is '$pid1', not gunicorn"
 log "PID 1: $pid1"
 
 # Inside the running container: the root filesystem really is read-only everywhere (no tmpfs on
 # /tmp or /run), /dev/shm (gunicorn's heartbeat) is writable, and nothing for building or testing
 # was shipped.
-podman exec --interactive "$CONTAINER" python - <<'PY' || die "the running container's contents are not as required"
+"$CLI" exec --interactive "$CONTAINER" python - <<'PY' || die "the running container's contents are not as required"
 import importlib.util, os, shutil, site, sys, tempfile
 problems = []
 for directory in ("/", "/tmp", "/var/tmp", "/run", "/app", "/opt/venv", os.path.expanduser("~")):
@@ -288,7 +394,7 @@ PY
 # Every module the service and its health check import is read from bytecode at the level the
 # image runs with (PYTHONOPTIMIZE): nothing is compiled at start, which the read-only root could
 # not cache. An audit hook sees each compile; the config file itself is always read as source.
-podman exec --interactive --workdir /app "$CONTAINER" python - <<'PY' || die "modules are compiled at start: their bytecode is missing from the image"
+"$CLI" exec --interactive --workdir /app "$CONTAINER" python - <<'PY' || die "modules are compiled at start: their bytecode is missing from the image"
 import runpy, sys
 compiled = []
 def on_compile(event, args):
@@ -312,29 +418,40 @@ sys.exit(1 if compiled or sys.flags.optimize != 2 else 0)
 PY
 # Memory of each worker as the image runs it (the benchmark measures it side by side; shown here
 # for the image's own interpreter).
-rss=$(podman exec "$CONTAINER" sh -c 'for p in $(cat /proc/1/task/1/children); do grep VmRSS /proc/$p/status; done' |
+# shellcheck disable=SC2016  # expanded by the shell inside the container
+rss=$("$CLI" exec "$CONTAINER" sh -c 'for p in $(cat /proc/1/task/1/children); do grep VmRSS /proc/$p/status; done' |
     awk '{printf "%s%.1f", sep, $2 / 1024; sep = ", "}')
 log "worker RSS: $rss MB"
 
-# The image's HEALTHCHECK, run now (its periodic timer needs systemd, which this host lacks).
-health=$(podman healthcheck run "$CONTAINER" 2>&1) || die "HEALTHCHECK failed: $health"
-status=$(podman inspect --format '{{.State.Health.Status}}' "$CONTAINER" 2>/dev/null ||
-    podman inspect --format '{{.State.Healthcheck.Status}}' "$CONTAINER")
-[[ $status == healthy ]] || die "health status is '$status' after a passing check"
-log "HEALTHCHECK: $status"
+# The image's own HEALTHCHECK command, read from its metadata and run inside the container: the same
+# probe on every engine (Docker runs it on its own timer; podman's timer needs systemd).
+python3 -c 'import json, sys; health = json.load(open(sys.argv[1]))[0]; c = health["Config"]
+t = (c.get("Healthcheck") or health.get("Healthcheck"))["Test"]; print("\0".join(t[1:]), end="")' \
+    "$WORK/inspect.json" >"$WORK/healthcheck"
+mapfile -d '' -t probe <"$WORK/healthcheck"
+"$CLI" exec "$CONTAINER" "${probe[@]}" >"$WORK/health.out" 2>&1 ||
+    { cat "$WORK/health.out" >&2; die "the HEALTHCHECK command failed inside the running container"; }
+log "HEALTHCHECK command: exit 0"
+if [[ $CLI == podman ]]; then
+    health=$(podman healthcheck run "$CONTAINER" 2>&1) || die "podman healthcheck run failed: $health"
+    status=$(podman inspect --format '{{.State.Health.Status}}' "$CONTAINER" 2>/dev/null ||
+        podman inspect --format '{{.State.Healthcheck.Status}}' "$CONTAINER")
+    [[ $status == healthy ]] || die "health status is '$status' after a passing check"
+    log "podman healthcheck run: $status"
+fi
 
 # ---- stop with SIGTERM: exit 0 well inside the graceful timeout --------------------------------
 t=$(now_ms)
-podman stop --time "$((GRACEFUL_TIMEOUT_S + 10))" "$CONTAINER" >/dev/null 2>>"$WORK/run.err"
+"$CLI" stop -t "$((GRACEFUL_TIMEOUT_S + 10))" "$CONTAINER" >/dev/null 2>>"$WORK/run.err"
 stop_s=$(secs_since "$t")
-exit_code=$(podman inspect --format '{{.State.ExitCode}}' "$CONTAINER")
-log "podman stop (SIGTERM) -> exit code $exit_code after $stop_s s (graceful_timeout ${GRACEFUL_TIMEOUT_S} s, budget ${STOP_BUDGET_S} s)"
-[[ $exit_code == 0 ]] || { podman logs "$CONTAINER" >&2; die "exit code $exit_code after SIGTERM"; }
+exit_code=$("$CLI" inspect --format '{{.State.ExitCode}}' "$CONTAINER")
+log "$CLI stop (SIGTERM) -> exit code $exit_code after $stop_s s (graceful_timeout ${GRACEFUL_TIMEOUT_S} s, budget ${STOP_BUDGET_S} s)"
+[[ $exit_code == 0 ]] || { "$CLI" logs "$CONTAINER" >&2; die "exit code $exit_code after SIGTERM"; }
 awk -v s="$stop_s" -v b="$STOP_BUDGET_S" 'BEGIN { exit !(s < b) }' ||
     die "stopping took $stop_s s, not well inside the ${GRACEFUL_TIMEOUT_S} s graceful timeout"
 
 # ---- JSON logs on stdout: every line, including start-up and shutdown ---------------------------
-podman logs "$CONTAINER" >"$WORK/stdout.log" 2>"$WORK/stderr.log"
+"$CLI" logs "$CONTAINER" >"$WORK/stdout.log" 2>"$WORK/stderr.log"
 python3 - "$WORK/stdout.log" "$WORK/stderr.log" <<'PY' || die "stdout is not JSON log lines"
 import json, sys
 lines = [line for line in open(sys.argv[1]).read().splitlines() if line.strip()]
@@ -357,4 +474,10 @@ if stderr:
 PY
 log "logs: JSON on stdout"
 
-log "PASS in $(secs_since "$SCRIPT_START") s (app layers $(mb "$app_bytes") MB, stop $stop_s s)"
+# What CI promotes: exactly this image (by id), and whether it stands on the shipped base.
+image_id=$("$CLI" image inspect --format '{{.Id}}' "$IMAGE")
+shipped_base=false
+[[ $BASE != "$SHIPPED_BASE" ]] || shipped_base=true
+printf '%s\n' "engine=$ENGINE" "base=$BASE" "shipped-base=$shipped_base" "image=$IMAGE" \
+    "image-id=$image_id" >"$RESULT"
+log "PASS in $(secs_since "$SCRIPT_START") s: engine $ENGINE, base $BASE ($BASE_NOTE), image $image_id (app layers $(mb "$app_bytes") MB, stop $stop_s s)"

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from dockerfile import python_env
 
 from tests.conftest import REPO_ROOT, VENV_BIN, free_port, wait_for_http
+from tests.dockerfile import python_env
 
 HERE = Path(__file__).resolve().parent
 

@@ -1,7 +1,7 @@
 """The Dockerfile read as data: its instructions, its stages, and the Python environment its
 runtime stage sets.
 
-The static Dockerfile tests read the instructions; the integration tests and the benchmark run the
+The Dockerfile tests read the instructions; the integration tests and the benchmark run the
 service with the image's Python environment (python_env), so a setting added to the Dockerfile
 reaches every place the service runs outside the image without a second copy.
 """
