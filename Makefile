@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .PHONY: run test venv tools lint test-py test-other-pythons check-cloudformation test-image lint-workflows \
-        bench bench-smoke lock diagram deploy-infra release clean
+        bench bench-smoke lock diagram deploy-infra release clean openapi
 
 run:
 	@bash scripts/bootstrap.sh run
@@ -33,8 +33,15 @@ check-cloudformation: venv tools
 	bash scripts/check-cloudformation.sh
 
 # The docker-CLI run of the image test belongs to test-image: it reuses that run's base and cache.
+# The browser tests need chromium (apt, as root) or Google Chrome.
 test-py: venv
+	bash scripts/install-browser.sh
 	$(BIN)/pytest --ignore=tests/image/test_image_test_docker_cli.py
+
+# Rewrite docs/openapi.json from the served document after an API change (refused if breaking
+# without a major version bump in setup.cfg); review its diff.
+openapi: venv
+	OPENAPI_UPDATE=1 $(BIN)/pytest -q -p no:cacheprovider tests/service/test_openapi.py
 
 # The image runs Python 3.12: the service's tests run on it too (and the unit tests on 3.13)
 # whenever such an interpreter can be found.

@@ -6,10 +6,13 @@
 # skip, or fail when REQUIRE_ALL_CHECKS=1.
 set -euo pipefail
 
-if command -v chromium >/dev/null 2>&1; then
-  echo "install-browser: chromium is already installed ($(command -v chromium))"
-  exit 0
-fi
+# google-chrome: GitHub's Ubuntu runners ship it (their chromium package is a snap stub).
+for browser in chromium google-chrome; do
+  if command -v "$browser" >/dev/null 2>&1; then
+    echo "install-browser: $browser is already installed ($(command -v "$browser"))"
+    exit 0
+  fi
+done
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "install-browser: chromium is missing and only root with apt-get can install it here;" \
     "the browser tests will skip (or fail under REQUIRE_ALL_CHECKS=1)"
