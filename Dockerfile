@@ -23,8 +23,10 @@ COPY predict_service/ predict_service/
 # Non-editable install of the package and its runtime requirements only (no extras: boto3, test
 # and lint tools never reach the image), at the versions pinned in constraints.txt. Bytecode only
 # at the level the service runs with (PYTHONOPTIMIZE=2, below): pip's own would never be read.
+# Swagger UI's source maps (9 MB) are for debugging its minified code and are never served.
 RUN python -m pip --python /opt/venv/bin/python install --no-cache-dir --no-compile \
         -c constraints.txt . \
+    && find /opt/venv/lib -path '*/swagger_ui_bundle/*' -name '*.map' -delete \
     && /opt/venv/bin/python -m compileall -q -j 0 -o 2 --invalidation-mode unchecked-hash \
         /opt/venv/lib
 

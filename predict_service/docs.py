@@ -1,15 +1,13 @@
-"""Interactive API docs at /docs: Swagger UI (from the swagger-ui-py package: no CDN) reading
+"""Interactive API docs at /docs: Swagger UI (from the swagger-ui-bundle-v2 package: no CDN) reading
 /openapi.json, under a Content-Security-Policy that lets the page load and call only this origin."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import swagger_ui
 from flask import Blueprint, Response, abort, send_from_directory
+from swagger_ui_bundle import swagger_ui_path
 
-# Only the page's files of the package (it ships Swagger Editor too); init.js is ours, a file rather
-# than an inline script so that script-src needs no 'unsafe-inline'.
+# Only the page's files of the package; init.js is ours, a file rather than an inline script so
+# that script-src needs no 'unsafe-inline'.
 _ASSETS = {"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"}
 _INIT_JS = 'SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui", validatorUrl: null});\n'
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Predict API</title>
@@ -39,4 +37,4 @@ def asset(filename: str) -> Response:
         return Response(_INIT_JS, mimetype="text/javascript")
     if filename not in _ASSETS:
         abort(404)
-    return send_from_directory(Path(swagger_ui.__file__).parent / "static", filename)
+    return send_from_directory(swagger_ui_path, filename)
