@@ -1,5 +1,5 @@
-"""edge.yaml rendered with cloud-radar: the access-log bucket and who may write to it in each kind of
-region, and the optional WAF web ACL with its rules, its log group and what it hands the other layers."""
+"""edge.yaml rendered with cloud-radar: the access-log bucket and who may write to it in each kind
+of region, and the optional WAF web ACL with its rules, its log group and what it hands on."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from .conftest import ACCOUNT, STACK, load, render
 
 # The Elastic Load Balancing accounts AWS documents for the regions available before August 2022
-# ("Enable access logs for your Application Load Balancer", step 2; GovCloud and China in their docs).
+# ("Enable access logs for your Application Load Balancer", step 2; GovCloud and China: their docs).
 LEGACY_ELB_ACCOUNTS = {
     "us-east-1": "127311923021",
     "eu-west-1": "156460612806",
@@ -107,7 +107,9 @@ def test_waf_is_on_by_default_with_a_rate_limit_and_the_managed_groups_for_an_ap
         "AWSManagedRulesAmazonIpReputationList",
     }
     for rule in managed.values():
-        assert rule["OverrideAction"] == {"None": {}}, "a managed group only counting blocks nothing"
+        assert rule["OverrideAction"] == {"None": {}}, (
+            "a managed group only counting blocks nothing"
+        )
     priorities = [rule["Priority"] for rule in acl["Rules"]]
     assert len(set(priorities)) == len(priorities)
     # Each rule's metric name is the Rule dimension the dashboard's per-rule widget reads.
