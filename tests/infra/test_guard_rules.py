@@ -27,7 +27,6 @@ VARIANTS = {
     "network-nat-per-az": ("network.yaml", {"NatGateways": "per-az"}),
     "registry": ("registry.yaml", {}),
     "edge-waf": ("edge.yaml", {"RootStackName": "predict-api"}),
-    "edge-no-waf": ("edge.yaml", {"RootStackName": "predict-api", "EnableWaf": "false"}),
     "service-http": ("service.yaml", service_params()),
     "service-https": ("service.yaml", service_params(CertificateArn=CERTIFICATE_ARN)),
     "monitoring": ("monitoring.yaml", monitoring_params()),
