@@ -4,7 +4,9 @@
 #   checkov    0 failed checks over the templates (its own venv; every skip carries its reason in the
 #              template) and, in a second run, over the Dockerfile and the workflows
 #   taskcat    `taskcat lint` with .taskcat.yml (its own venv)
-# The four run in parallel (each is ~10 s of mostly Python start-up); their output is printed in order.
+#   cfn-guard  the rules in cloudformation/policies/ over every rendered template (their pytest files:
+#              rendering each Condition branch with cloud-radar is what those tests do)
+# The five run in parallel (each is ~10 s of mostly Python start-up); their output is printed in order.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +50,11 @@ checkov_image_and_workflows=$!
 PYTHONWARNINGS=ignore::UserWarning .venv-taskcat/bin/taskcat lint >"$out/taskcat" 2>&1 &
 taskcat=$!
 
+# -p no:cacheprovider: a static check leaves no .pytest_cache behind.
+.venv/bin/pytest -q -p no:cacheprovider tests/infra/test_guard_rules.py tests/infra/test_edge_guard.py \
+  >"$out/cfn-guard" 2>&1 &
+cfn_guard=$!
+
 status=0
 report() {  # report NAME PID: wait for one check and print its verdict and output
   if wait "$2"; then
@@ -62,4 +69,5 @@ report cfn-lint "$cfn_lint"
 report checkov "$checkov"
 report checkov-image-and-workflows "$checkov_image_and_workflows"
 report taskcat "$taskcat"
+report cfn-guard "$cfn_guard"
 exit "$status"

@@ -135,6 +135,17 @@ for name, value in data.items():
 PY
   ) || exit 2
   while IFS= read -r line; do [ -n "$line" ] && overrides+=("$line"); done <<<"$parsed"
+  # No certificate = a load balancer that answers plain HTTP only: say so instead of letting it pass.
+  certificate=absent
+  for override in "${overrides[@]}"; do
+    if [[ $override == CertificateArn=* ]]; then certificate=${override#CertificateArn=}; fi
+  done
+  how_to='README "The public edge" shows how to get a certificate'
+  if [ "$certificate" = absent ]; then
+    echo "deploy-infra: warning: no CertificateArn in $parameters_file: a new stack serves plain HTTP only (an existing one keeps its certificate, if any); $how_to" >&2
+  elif [ -z "$certificate" ]; then
+    echo "deploy-infra: warning: CertificateArn is empty in $parameters_file: the service is served over plain HTTP only; $how_to" >&2
+  fi
 fi
 
 if [ -n "$region" ]; then AWS+=(--region "$region"); else

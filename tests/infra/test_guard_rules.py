@@ -26,6 +26,7 @@ VARIANTS = {
     "network-shared-nat": ("network.yaml", {}),
     "network-nat-per-az": ("network.yaml", {"NatGateways": "per-az"}),
     "registry": ("registry.yaml", {}),
+    "edge-waf": ("edge.yaml", {"RootStackName": "predict-api"}),
     "service-http": ("service.yaml", service_params()),
     "service-https": ("service.yaml", service_params(CertificateArn=CERTIFICATE_ARN)),
     "monitoring": ("monitoring.yaml", monitoring_params()),
