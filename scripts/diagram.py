@@ -21,7 +21,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CFN_DIR = REPO_ROOT / "cloudformation"
 PNG = CFN_DIR / "architecture.png"
 LISTING = CFN_DIR / "architecture.txt"
-LAYERS = ["network.yaml", "registry.yaml", "service.yaml", "monitoring.yaml", "github-oidc.yaml"]
+LAYERS = [
+    "network.yaml",
+    "registry.yaml",
+    "edge.yaml",
+    "service.yaml",
+    "monitoring.yaml",
+    "github-oidc.yaml",
+]
 
 # CloudFormation type -> (diagrams module, class). Only what a reader needs to see.
 DRAWN = {
@@ -40,6 +47,8 @@ DRAWN = {
     "AWS::IAM::OIDCProvider": ("aws.security", "IdentityAndAccessManagementIamAWSSts"),
     "AWS::IAM::Role": ("aws.security", "IdentityAndAccessManagementIamRole"),
     "AWS::ApplicationAutoScaling::ScalingPolicy": ("aws.management", "AutoScaling"),
+    "AWS::WAFv2::WebACL": ("aws.security", "WAF"),
+    "AWS::S3::Bucket": ("aws.storage", "SimpleStorageServiceS3Bucket"),
 }
 # Plumbing a reader of the picture does not need; listed so that nothing new slips by unplaced.
 NOT_DRAWN = {
@@ -56,6 +65,9 @@ NOT_DRAWN = {
     "AWS::CloudFormation::WaitConditionHandle",
     "AWS::ApplicationAutoScaling::ScalableTarget",
     "AWS::SNS::Subscription",  # drawn as the e-mail node when AlarmEmail is set
+    "AWS::S3::BucketPolicy",
+    "AWS::WAFv2::WebACLAssociation",  # drawn as the web ACL -> load balancer edge
+    "AWS::WAFv2::LoggingConfiguration",  # drawn as the web ACL -> WAF log group edge
 }
 # Alarms are many: one node stands for all of them.
 GROUPED = {"AWS::CloudWatch::Alarm": "Alarms"}
@@ -65,6 +77,9 @@ EXTERNAL = {"Users": "Internet users", "GitHubActions": "GitHub Actions (OIDC)",
 EDGES = [
     ("Users", "InternetGateway", "HTTP(S)"),
     ("InternetGateway", "LoadBalancer", "80 / 443"),
+    ("WebAcl", "LoadBalancer", "filters (EnableWaf)"),
+    ("LoadBalancer", "AccessLogsBucket", "access logs"),
+    ("WebAcl", "WafLogGroup", "blocked requests"),
     ("LoadBalancer", "Service", "8000, ALB SG only"),
     ("Service", "NatGateway1", "pull image, logs"),
     ("Service", "S3GatewayEndpoint", "image layers"),

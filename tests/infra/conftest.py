@@ -11,7 +11,14 @@ from cloud_radar.cf.unit import Template, functions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CFN_DIR = REPO_ROOT / "cloudformation"
-CHILDREN = ["network.yaml", "registry.yaml", "service.yaml", "monitoring.yaml", "github-oidc.yaml"]
+CHILDREN = [
+    "network.yaml",
+    "registry.yaml",
+    "edge.yaml",
+    "service.yaml",
+    "monitoring.yaml",
+    "github-oidc.yaml",
+]
 ALL_TEMPLATES = ["root.yaml", *CHILDREN]
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -82,6 +89,7 @@ def service_params(**overrides) -> dict:
         "CertificateArn": "",
         "LogRetentionDays": 30,
         "LogLevel": "info",
+        "AccessLogsBucketName": "predict-api-edge-accesslogsbucket-1abcdefghijk",
     }
     return {**params, **overrides}
 

@@ -209,8 +209,8 @@ def test_artifacts_bucket_is_versioned_encrypted_and_private(moto_run):
 
 
 @pytest.mark.slow
-def test_package_uploads_the_five_children(moto_run):
-    assert moto_run.s3.list_objects_v2(Bucket=BUCKET, Prefix="predict-api/")["KeyCount"] == 5
+def test_package_uploads_the_six_children(moto_run):
+    assert moto_run.s3.list_objects_v2(Bucket=BUCKET, Prefix="predict-api/")["KeyCount"] == 6
 
 
 @pytest.mark.slow

@@ -19,6 +19,8 @@ CONTRACT_OUTPUTS = {
     "AlarmTopicArn",
     "LogGroupName",
     "ArtifactsBucketName",
+    "AccessLogsBucketName",
+    "WafLogGroupName",
 }
 SERVICE_DEPENDENT_OUTPUTS = {
     "ClusterName",
@@ -27,6 +29,8 @@ SERVICE_DEPENDENT_OUTPUTS = {
     "DashboardUrl",
     "AlarmTopicArn",
     "LogGroupName",
+    "AccessLogsBucketName",
+    "WafLogGroupName",
 }
 
 
@@ -66,7 +70,14 @@ def test_first_deploy_without_image_creates_no_service_and_no_service_outputs():
 
 def test_release_with_image_tag_creates_service_and_monitoring_and_every_contract_output():
     stack = render("root.yaml", root_params(ImageTag="abc1234"))
-    assert set(stack["Resources"]) == {"Network", "Registry", "GitHubOidc", "Service", "Monitoring"}
+    assert set(stack["Resources"]) == {
+        "Network",
+        "Registry",
+        "GitHubOidc",
+        "Edge",
+        "Service",
+        "Monitoring",
+    }
     assert set(stack["Outputs"]) == CONTRACT_OUTPUTS
     service = stack["Resources"]["Service"]["Properties"]["Parameters"]
     assert service["ImageTag"] == "abc1234"

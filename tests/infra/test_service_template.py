@@ -80,7 +80,7 @@ def test_container_is_the_released_image_as_non_root_on_read_only_rootfs(http_st
     assert app["PortMappings"] == [{"ContainerPort": 8000, "Protocol": "tcp"}]
     assert "LinuxParameters" not in app  # no tmpfs: Fargate has none, the contract wants none
     env = {e["Name"]: e["Value"] for e in app["Environment"]}
-    assert env == {"FORWARDED_ALLOW_IPS": "10.0.0.0/16", "LOG_LEVEL": "info"}
+    assert env == {"FORWARDED_ALLOW_IPS": "10.0.0.0/16", "LOG_LEVEL": "info", "HSTS_MAX_AGE": "0"}
 
 
 def test_container_health_check_gets_health_with_python_not_curl(http_stack):
