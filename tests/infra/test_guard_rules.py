@@ -137,7 +137,10 @@ BREAKAGES = {
     ),
     "iam_no_wildcard_actions": (
         "oidc-new-provider-branch",
-        _append(STATEMENTS, {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::x/*"}),
+        _append(
+            STATEMENTS,
+            {"Effect": "Allow", "Action": ["ecs:Describe*"], "Resource": "arn:aws:ecs:::x/*"},
+        ),
     ),
     "iam_no_admin_managed_policy": (
         "oidc-new-provider-branch",
