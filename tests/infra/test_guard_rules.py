@@ -29,7 +29,7 @@ VARIANTS = {
     "service-http": ("service.yaml", service_params()),
     "service-https": ("service.yaml", service_params(CertificateArn=CERTIFICATE_ARN)),
     "monitoring": ("monitoring.yaml", monitoring_params()),
-    "monitoring-email": ("monitoring.yaml", monitoring_params(AlarmEmail="ops@example.com")),
+    "service-email": ("service.yaml", service_params(AlarmEmail="ops@example.com")),
     "oidc-new-provider-branch": ("github-oidc.yaml", oidc_params()),
     "oidc-existing-provider-environment": (
         "github-oidc.yaml",
@@ -112,6 +112,10 @@ BREAKAGES = {
             ],
             False,
         ),
+    ),
+    "ecs_service_deployment_alarms_roll_back": (
+        "service-http",
+        _set(["Service", "Properties", "DeploymentConfiguration", "Alarms", "Rollback"], False),
     ),
     "ecs_service_count_left_to_autoscaling": (
         "service-http",
