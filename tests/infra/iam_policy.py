@@ -12,7 +12,6 @@ An operator outside that set raises, so a policy cannot pass because the evaluat
 
 from __future__ import annotations
 
-import fnmatch
 import re
 
 OPERATORS = {
@@ -24,9 +23,13 @@ OPERATORS = {
 
 
 def _glob(pattern: str, value: str, *, case_sensitive: bool = True) -> bool:
-    # IAM wildcards: `*` any run of characters (`/` and `:` included), `?` one character.
-    regex = fnmatch.translate(pattern)
-    return re.match(regex, value, 0 if case_sensitive else re.IGNORECASE) is not None
+    # IAM wildcards: `*` any run of characters (`/` and `:` included), `?` one character; nothing
+    # else is special (unlike fnmatch's `[...]`).
+    regex = "".join(
+        ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
+    )
+    flags = re.DOTALL if case_sensitive else re.DOTALL | re.IGNORECASE
+    return re.fullmatch(regex, value, flags) is not None
 
 
 def _as_list(value) -> list:

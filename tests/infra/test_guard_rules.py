@@ -139,6 +139,10 @@ BREAKAGES = {
         "registry",
         _set(["Repository", "Properties", "ImageTagMutability"], "MUTABLE"),
     ),
+    "ecr_repository_retained": (
+        "registry",
+        _set(["Repository", "DeletionPolicy"], "Delete"),
+    ),
     "iam_no_wildcard_actions": (
         "oidc-new-provider-branch",
         _append(
