@@ -52,6 +52,7 @@ DRAWN = {
 }
 # Plumbing a reader of the picture does not need; listed so that nothing new slips by unplaced.
 NOT_DRAWN = {
+    "AWS::Logs::QueryDefinition",  # saved queries: no part of the running system
     "AWS::EC2::VPC",  # drawn as the enclosing cluster
     "AWS::EC2::VPCGatewayAttachment",
     "AWS::EC2::RouteTable",
@@ -87,8 +88,8 @@ EDGES = [
     ("Service", "LogGroup", "awslogs non-blocking"),
     ("Alarms", "AlarmTopic", ""),
     ("AlarmTopic", "Email", "optional"),
-    ("GitHubActions", "GitHubOidcProvider", "aud + exact sub"),
-    ("GitHubOidcProvider", "DeployRole", "AssumeRoleWithWebIdentity"),
+    ("GitHubActions", "GitHubOidcProvider", "OIDC token"),
+    ("GitHubOidcProvider", "DeployRole", "AssumeRoleWithWebIdentity (aud, sub, ref)"),
     ("DeployRole", "Repository", "push"),
     ("DeployRole", "Service", "change set: ImageTag"),
     ("CpuScalingPolicy", "Service", "CPU target tracking"),
@@ -204,12 +205,15 @@ def draw() -> None:
                 with Cluster("service.yaml"):
                     for node_id in ("LoadBalancer", "Cluster", "Service", "CpuScalingPolicy"):
                         drawn[node_id] = icon(node_id)
-                    for node_id in ("ExecutionRole", "TaskRole", "LogGroup"):
+                    for node_id in ("ExecutionRole", "TaskRole", "LogGroup", "AlarmTopic"):
                         drawn[node_id] = icon(node_id)
             with Cluster("registry.yaml"):
                 drawn["Repository"] = icon("Repository")
+            with Cluster("edge.yaml"):
+                for node_id in ("WebAcl", "AccessLogsBucket", "WafLogGroup"):
+                    drawn[node_id] = icon(node_id)
             with Cluster("monitoring.yaml"):
-                for node_id in ("Dashboard", "Alarms", "AlarmTopic"):
+                for node_id in ("Dashboard", "Alarms"):
                     drawn[node_id] = icon(node_id)
             with Cluster("github-oidc.yaml"):
                 for node_id in ("GitHubOidcProvider", "DeployRole"):

@@ -39,6 +39,8 @@ REPOSITORY_ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{REPOSITORY_NAME}"
 IMAGE_TAG = "0123456789abcdef0123456789abcdef01234567"
 CERTIFICATE_ARN = f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/12345678-1234-1234-1234-123456789012"
 STACK = "predict-api"
+ALARM_TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-Service-1ABC-AlarmTopic-2DEF"
+APP_NAMESPACE = "PredictAPI"
 
 
 def load(name: str) -> dict:
@@ -90,6 +92,7 @@ def service_params(**overrides) -> dict:
         "LogRetentionDays": 30,
         "LogLevel": "info",
         "AccessLogsBucketName": "predict-api-edge-accesslogsbucket-1abcdefghijk",
+        "AlarmEmail": "",
     }
     return {**params, **overrides}
 
@@ -103,8 +106,7 @@ def monitoring_params(**overrides) -> dict:
         "LoadBalancerFullName": "app/predi-LoadB-1ABC/0123456789abcdef",
         "TargetGroupFullName": "targetgroup/predi-Targe-1ABC/0123456789abcdef",
         "LogGroupName": f"/ecs/{STACK}",
-        "DesiredCount": 2,
-        "AlarmEmail": "",
+        "AlarmTopic": ALARM_TOPIC_ARN,
     }
     return {**params, **overrides}
 
@@ -134,6 +136,42 @@ def root_params(**overrides) -> dict:
 
 def resources_of_type(stack: dict, resource_type: str) -> dict:
     return {k: v for k, v in stack["Resources"].items() if v["Type"] == resource_type}
+
+
+def _metric_references(stack: dict) -> set[tuple[str, str, frozenset[str]]]:
+    """(namespace, metric, dimension names) of every metric an alarm or the dashboard reads."""
+    found = set()
+    for resource in stack["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::CloudWatch::Alarm":
+            if "MetricName" in props:
+                dims = frozenset(d["Name"] for d in props.get("Dimensions", []))
+                found.add((props["Namespace"], props["MetricName"], dims))
+            for query in props.get("Metrics", []):
+                if "MetricStat" in query:
+                    metric = query["MetricStat"]["Metric"]
+                    dims = frozenset(d["Name"] for d in metric.get("Dimensions", []))
+                    found.add((metric["Namespace"], metric["MetricName"], dims))
+        elif resource["Type"] == "AWS::CloudWatch::Dashboard":
+            for widget in json.loads(props["DashboardBody"])["widgets"]:
+                for line in widget["properties"].get("metrics", []):
+                    names = [part for part in line if isinstance(part, str)]
+                    if (
+                        len(names) >= 2
+                    ):  # [namespace, metric, name, value, name, value, ..., {options}]
+                        found.add((names[0], names[1], frozenset(names[2::2])))
+    return found
+
+
+def app_metric_references() -> set[tuple[str, str, frozenset[str]]]:
+    """Every (namespace, metric, dimension-name set) of the app's EMF metrics that the rendered
+    templates read (alarms in service.yaml, alarms and dashboard in monitoring.yaml): each must be a
+    combination the app really emits, or the alarm or widget watches a metric that never exists."""
+    stacks = [
+        render("service.yaml", service_params()),
+        render("monitoring.yaml", monitoring_params()),
+    ]
+    return {ref for stack in stacks for ref in _metric_references(stack) if ref[0] == APP_NAMESPACE}
 
 
 @pytest.fixture(autouse=True)

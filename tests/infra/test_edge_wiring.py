@@ -8,7 +8,15 @@ import json
 
 import pytest
 
-from .conftest import CERTIFICATE_ARN, STACK, load, monitoring_params, render, service_params
+from .conftest import (
+    ALARM_TOPIC_ARN,
+    CERTIFICATE_ARN,
+    STACK,
+    load,
+    monitoring_params,
+    render,
+    service_params,
+)
 
 BUCKET = "predict-api-edge-accesslogsbucket-1abcdefghijk"
 WEB_ACL_ARN = (
@@ -95,7 +103,7 @@ def test_with_waf_the_dashboard_ends_with_the_waf_widgets_and_blocked_requests_a
     assert alarm["Namespace"] == "AWS/WAFV2" and alarm["MetricName"] == "BlockedRequests"
     dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
     assert dimensions == {"WebACL": f"{STACK}-edge", "Region": "us-east-1", "Rule": "ALL"}
-    assert alarm["AlarmActions"] == ["AlarmTopic"] and alarm["OKActions"] == ["AlarmTopic"]
+    assert alarm["AlarmActions"] == [ALARM_TOPIC_ARN] and alarm["OKActions"] == [ALARM_TOPIC_ARN]
 
 
 def test_without_waf_no_waf_widgets_and_no_waf_alarm():

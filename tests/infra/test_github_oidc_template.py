@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import ACCOUNT, REGION, REPOSITORY_ARN, STACK, oidc_params, render
+from .conftest import ACCOUNT, REGION, REPOSITORY_ARN, STACK, load, oidc_params, render
 
 EXISTING_PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
 # The only actions allowed on Resource "*": none of them has resource-level permissions.
 UNSCOPABLE = {
     "ecr:GetAuthorizationToken",
-    "ecs:RegisterTaskDefinition",
     "ecs:DeregisterTaskDefinition",
     "ecs:DescribeTaskDefinition",
-    "elasticloadbalancing:Describe*",
-    "cloudwatch:DescribeAlarms",
 }
 
 
@@ -63,7 +60,8 @@ def test_uses_an_existing_provider_when_given():
     assert stack["Outputs"]["OidcProviderArn"]["Value"] == EXISTING_PROVIDER
 
 
-def test_trust_requires_sts_audience_and_the_exact_branch_subject(stack):
+def test_trust_requires_sts_audience_the_exact_subject_and_the_branch(stack):
+    # What each condition admits is proven in test_github_oidc_trust.py; here, its exact shape.
     (trust,) = role(stack)["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert trust["Condition"] == {
@@ -72,6 +70,7 @@ def test_trust_requires_sts_audience_and_the_exact_branch_subject(stack):
             "token.actions.githubusercontent.com:sub": (
                 "repo:octo-org/predict-api:ref:refs/heads/main"
             ),
+            "token.actions.githubusercontent.com:ref": "refs/heads/main",
         }
     }
 
@@ -89,7 +88,7 @@ def test_no_wildcard_action_and_no_managed_admin_policy(stack):
     for statement in statements(stack):
         assert statement["Effect"] == "Allow"
         for action in actions(statement):
-            assert action != "*" and not action.endswith(":*"), action
+            assert "*" not in action, action
 
 
 def test_resource_star_only_for_actions_without_resource_level_permissions(stack):
@@ -104,18 +103,27 @@ def test_ecr_push_only_to_this_repository(stack):
 
 def test_cloudformation_only_on_this_stack_and_its_nested_stacks(stack):
     base = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack"
+    root = load("root.yaml")["Resources"]
+    nested = {
+        f"{base}/{STACK}-{name}-*/*"
+        for name, resource in root.items()
+        if resource["Type"] == "AWS::CloudFormation::Stack"
+    }
     for action in ("cloudformation:CreateChangeSet", "cloudformation:ExecuteChangeSet"):
-        assert allowed(stack, action) == [f"{base}/{STACK}/*", f"{base}/{STACK}-*/*"]
+        assert set(allowed(stack, action)) == {f"{base}/{STACK}/*", *nested}
+    # Only CloudFormation itself updates stacks directly, and only the nested ones.
+    assert set(allowed(stack, "cloudformation:UpdateStack")) == nested
 
 
-def test_ecs_service_and_cluster_scoped_by_name(stack):
+def test_ecs_service_and_task_family_scoped_by_name(stack):
     service = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{STACK}/{STACK}"
     assert allowed(stack, "ecs:UpdateService") == [service]
     assert allowed(stack, "ecs:DescribeServices") == [service]
-    assert allowed(stack, "ecs:DescribeClusters") == [
-        f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{STACK}"
+    family = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{STACK}:*"
+    assert allowed(stack, "ecs:RegisterTaskDefinition") == [family]
+    (tag,) = [
+        s for s in statements(stack) if s["Resource"] == family and s["Action"] == "ecs:TagResource"
     ]
-    (tag,) = [s for s in statements(stack) if "ecs:TagResource" in actions(s)]
     assert tag["Condition"] == {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
 
 
@@ -141,6 +149,7 @@ def test_reads_packaged_templates_from_the_artifacts_bucket_only(stack):
     [
         {"GitHubRepository": "octo-org/*"},
         {"GitHubRepository": "*"},
+        {"GitHubRepository": "octo-org@*/predict-api"},
         {"GitHubBranch": "*"},
         {"GitHubEnvironment": "prod*"},
         {"ExistingOidcProviderArn": "arn:aws:iam::123456789012:oidc-provider/accounts.google.com"},

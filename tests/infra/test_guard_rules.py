@@ -30,7 +30,7 @@ VARIANTS = {
     "service-http": ("service.yaml", service_params()),
     "service-https": ("service.yaml", service_params(CertificateArn=CERTIFICATE_ARN)),
     "monitoring": ("monitoring.yaml", monitoring_params()),
-    "monitoring-email": ("monitoring.yaml", monitoring_params(AlarmEmail="ops@example.com")),
+    "service-email": ("service.yaml", service_params(AlarmEmail="ops@example.com")),
     "oidc-new-provider-branch": ("github-oidc.yaml", oidc_params()),
     "oidc-existing-provider-environment": (
         "github-oidc.yaml",
@@ -114,6 +114,10 @@ BREAKAGES = {
             False,
         ),
     ),
+    "ecs_service_deployment_alarms_roll_back": (
+        "service-http",
+        _set(["Service", "Properties", "DeploymentConfiguration", "Alarms", "Rollback"], False),
+    ),
     "ecs_service_count_left_to_autoscaling": (
         "service-http",
         _set(["Service", "Properties", "DesiredCount"], "2"),
@@ -136,9 +140,16 @@ BREAKAGES = {
         "registry",
         _set(["Repository", "Properties", "ImageTagMutability"], "MUTABLE"),
     ),
+    "ecr_repository_retained": (
+        "registry",
+        _set(["Repository", "DeletionPolicy"], "Delete"),
+    ),
     "iam_no_wildcard_actions": (
         "oidc-new-provider-branch",
-        _append(STATEMENTS, {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::x/*"}),
+        _append(
+            STATEMENTS,
+            {"Effect": "Allow", "Action": ["ecs:Describe*"], "Resource": "arn:aws:ecs:::x/*"},
+        ),
     ),
     "iam_no_admin_managed_policy": (
         "oidc-new-provider-branch",

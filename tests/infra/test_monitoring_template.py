@@ -1,4 +1,4 @@
-"""monitoring.yaml: every alarm notifies the SNS topic; the optional e-mail; the dashboard."""
+"""monitoring.yaml: every alarm notifies the alarm topic; the dashboard; the saved queries."""
 
 from __future__ import annotations
 
@@ -6,13 +6,21 @@ import json
 
 import pytest
 
-from .conftest import STACK, load, monitoring_params, render, resources_of_type
+from .conftest import (
+    ALARM_TOPIC_ARN,
+    APP_NAMESPACE,
+    STACK,
+    app_metric_references,
+    monitoring_params,
+    render,
+    resources_of_type,
+)
 
 EXPECTED_ALARMS = {
     # logical id: (namespace, metric, comparison)
     "CpuHighAlarm": ("AWS/ECS", "CPUUtilization", "GreaterThanThreshold"),
     "MemoryHighAlarm": ("AWS/ECS", "MemoryUtilization", "GreaterThanThreshold"),
-    "RunningTasksLowAlarm": ("ECS/ContainerInsights", "RunningTaskCount", "LessThanThreshold"),
+    "RunningTasksLowAlarm": (None, None, "GreaterThanOrEqualToThreshold"),  # metric math
     "LoadBalancer5xxAlarm": (
         "AWS/ApplicationELB",
         "HTTPCode_ELB_5XX_Count",
@@ -38,34 +46,70 @@ def test_exactly_the_promised_alarms_all_notifying_the_topic(stack):
     assert set(alarms) == set(EXPECTED_ALARMS)
     for name, (namespace, metric, comparison) in EXPECTED_ALARMS.items():
         alarm = alarms[name]["Properties"]
-        assert (alarm["Namespace"], alarm["MetricName"], alarm["ComparisonOperator"]) == (
-            namespace,
-            metric,
-            comparison,
-        ), name
-        assert alarm["AlarmActions"] == ["AlarmTopic"], name
-        assert alarm["OKActions"] == ["AlarmTopic"], name
+        assert (
+            alarm.get("Namespace"),
+            alarm.get("MetricName"),
+            alarm["ComparisonOperator"],
+        ) == (namespace, metric, comparison), name
+        # The topic comes from the service stack (its app alarms need it before the service).
+        assert alarm["AlarmActions"] == [ALARM_TOPIC_ARN], name
+        assert alarm["OKActions"] == [ALARM_TOPIC_ARN], name
         assert alarm["AlarmName"].startswith(f"{STACK}-"), name
 
 
-def test_running_tasks_alarm_fires_below_the_desired_count_and_on_missing_data():
-    stack = render("monitoring.yaml", monitoring_params(DesiredCount=3))
-    alarm = stack["Resources"]["RunningTasksLowAlarm"]["Properties"]
-    assert alarm["Threshold"] == "3"
-    assert alarm["ComparisonOperator"] == "LessThanThreshold"
-    assert alarm["Statistic"] == "Minimum"  # one minute at 0 tasks is enough to count
-    # Zero tasks may publish no RunningTaskCount datapoint at all (it comes from per-task events):
-    # missing data must page, not sit in INSUFFICIENT_DATA.
-    assert alarm["TreatMissingData"] == "breaching"
-    dims = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
-    assert dims == {"ClusterName": STACK, "ServiceName": STACK}
+def running_tasks_alarm(stack) -> dict:
+    return stack["Resources"]["RunningTasksLowAlarm"]["Properties"]
 
 
-def test_monitoring_is_created_only_after_the_service_so_no_data_yet_window_exists():
-    """Why "breaching" cannot false-alarm on a new stack: the alarm's inputs are Service outputs."""
-    monitoring = load("root.yaml")["Resources"]["Monitoring"]["Properties"]["Parameters"]
-    for name in ("ClusterName", "ServiceName"):
-        assert monitoring[name] == {"Fn::GetAtt": ["Service", f"Outputs.{name}"]}, name
+def test_running_tasks_alarm_compares_running_with_desired_not_a_fixed_floor(stack):
+    alarm = running_tasks_alarm(stack)
+    queries = {q["Id"]: q for q in alarm["Metrics"]}
+    metrics = {
+        q["Id"]: (q["MetricStat"]["Metric"]["MetricName"], q["MetricStat"]["Stat"])
+        for q in alarm["Metrics"]
+        if "MetricStat" in q
+    }
+    assert metrics == {
+        "running": ("RunningTaskCount", "Minimum"),
+        "desired": ("DesiredTaskCount", "Maximum"),
+    }
+    for query in queries.values():
+        if "MetricStat" in query:
+            dims = {d["Name"]: d["Value"] for d in query["MetricStat"]["Metric"]["Dimensions"]}
+            assert dims == {"ClusterName": STACK, "ServiceName": STACK}
+    (returned,) = [q for q in alarm["Metrics"] if q["ReturnData"]]
+    # No running task may mean no RunningTaskCount datapoint at all: a full shortfall, then.
+    assert returned["Expression"] == "desired - FILL(running, 0)"
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+
+
+def shortfall_minutes_that_page(alarm: dict, shortfall: list[int]) -> bool:
+    """CloudWatch's M-of-N rule over the newest EvaluationPeriods minutes of a shortfall series."""
+    window = shortfall[-alarm["EvaluationPeriods"] :]
+    breaching = sum(1 for value in window if value >= alarm["Threshold"])
+    return breaching >= alarm["DatapointsToAlarm"]
+
+
+@pytest.mark.parametrize(
+    ("case", "shortfall", "pages"),
+    [
+        # The first release: 1 task, then the scalable target lifts desired to 2; ~3 minutes to run.
+        ("first release", [0, 1, 1, 1, 0, 0, 0, 0, 0, 0], False),
+        # A scale-out by 3 tasks whose image pull is slow: 4 minutes short.
+        ("slow scale-out", [0, 0, 3, 3, 2, 1, 0, 0, 0, 0], False),
+        # A crash loop: replacements die, a sample now and then catches one running.
+        ("crash loop", [1, 1, 0, 1, 1, 1, 0, 1, 1, 1], True),
+        ("no task at all", [2] * 10, True),
+    ],
+)
+def test_running_tasks_alarm_pages_for_a_crash_loop_not_for_a_start(stack, case, shortfall, pages):
+    alarm = running_tasks_alarm(stack)
+    assert shortfall_minutes_that_page(alarm, shortfall) is pages, case
+
+
+def test_running_tasks_alarm_does_not_count_missing_minutes_as_breaching(stack):
+    # Container Insights' newest minute may be late: missing, not breaching.
+    assert running_tasks_alarm(stack)["TreatMissingData"] == "notBreaching"
 
 
 def test_latency_alarm_uses_p99_and_thresholds_are_parameters():
@@ -89,24 +133,13 @@ def test_load_balancer_alarms_use_the_full_names(stack):
     }
 
 
-def test_no_email_means_no_subscription(stack):
-    assert "AlarmEmailSubscription" not in stack["Resources"]
-
-
-def test_email_subscribes_to_the_topic():
-    stack = render("monitoring.yaml", monitoring_params(AlarmEmail="ops@example.com"))
-    subscription = stack["Resources"]["AlarmEmailSubscription"]["Properties"]
-    assert subscription == {
-        "TopicArn": "AlarmTopic",
-        "Protocol": "email",
-        "Endpoint": "ops@example.com",
-    }
-
-
 def test_dashboard_shows_every_promised_metric(stack):
     body = json.loads(stack["Resources"]["Dashboard"]["Properties"]["DashboardBody"])
     metrics = {
-        line[1] for widget in body["widgets"] for line in widget["properties"].get("metrics", [])
+        line[1]
+        for widget in body["widgets"]
+        for line in widget["properties"].get("metrics", [])
+        if isinstance(line[0], str)  # not an expression
     }
     assert {
         "CPUUtilization",
@@ -121,6 +154,81 @@ def test_dashboard_shows_every_promised_metric(stack):
     } <= metrics
     p99 = [w for w in body["widgets"] if w["properties"].get("stat") == "p99"]
     assert p99, "the latency widget shows p99"
+
+
+def dashboard(stack) -> dict:
+    return json.loads(stack["Resources"]["Dashboard"]["Properties"]["DashboardBody"])
+
+
+def app_lines(widget) -> list:
+    return [line for line in widget["properties"].get("metrics", []) if line[0] == APP_NAMESPACE]
+
+
+def test_dashboard_shows_app_latency_percentiles_for_every_route(stack):
+    seen = {
+        (line[line.index("Route") + 1], line[-1]["stat"])
+        for widget in dashboard(stack)["widgets"]
+        for line in app_lines(widget)
+        if line[1] == "Latency" and "Route" in line
+    }
+    routes = ["/predict", "/health", "/openapi.json", "/docs", "unmatched"]
+    assert seen == {(route, stat) for route in routes for stat in ("p50", "p90", "p99")}
+
+
+def test_dashboard_shows_requests_by_status_class_and_the_5xx_rate(stack):
+    widgets = dashboard(stack)["widgets"]
+    classes = {
+        line[line.index("StatusClass") + 1]
+        for widget in widgets
+        for line in app_lines(widget)
+        if "StatusClass" in line and widget["properties"].get("stat") == "Sum"
+    }
+    assert classes == {"2xx", "3xx", "4xx", "5xx"}
+    (rate,) = [w for w in widgets if "5xx rate" in w["properties"]["title"]]
+    lines = rate["properties"]["metrics"]
+    ids = {line[-1]["id"]: line for line in lines if isinstance(line[0], str)}
+    assert ids["errors"][3:6] == [STACK, "StatusClass", "5xx"]
+    assert ids["requests"][2:4] == ["Service", STACK] and "StatusClass" not in ids["requests"]
+    (expression,) = [line[0]["expression"] for line in lines if isinstance(line[0], dict)]
+    assert expression == "100 * FILL(errors, 0) / requests"
+
+
+def test_dashboard_lists_the_latest_errors_with_their_request_ids(stack):
+    (logs,) = [w for w in dashboard(stack)["widgets"] if w["type"] == "log"]
+    query = logs["properties"]["query"]
+    assert query.startswith(f"SOURCE '/ecs/{STACK}'")
+    assert "request_id" in query and "level = 'ERROR'" in query and "status >= 500" in query
+    assert "sort @timestamp desc" in query
+
+
+def test_the_app_metrics_read_are_the_contracted_ones():
+    # The contract: Requests and Latency, by [Service], [Service, StatusClass], [Service, Route].
+    allowed_dimensions = {
+        frozenset({"Service"}),
+        frozenset({"Service", "StatusClass"}),
+        frozenset({"Service", "Route"}),
+    }
+    references = app_metric_references()
+    assert {metric for _, metric, _ in references} == {"Requests", "Latency"}
+    assert {dims for _, _, dims in references} <= allowed_dimensions
+
+
+QUERIES = {
+    "RequestByIdQuery": ("one request by id", "request_id ="),
+    "SlowestRequestsQuery": ("slowest requests", "sort duration_ms desc"),
+    "ErrorsWithTracebacksQuery": ("errors with tracebacks", "exception"),
+    "RequestsByStatusAndRouteQuery": ("requests per status and route", "by status, Route"),
+}
+
+
+def test_saved_queries_read_the_service_log_group(stack):
+    queries = resources_of_type(stack, "AWS::Logs::QueryDefinition")
+    assert set(queries) == set(QUERIES)
+    for name, (title, needle) in QUERIES.items():
+        props = queries[name]["Properties"]
+        assert props["Name"].startswith(f"{STACK}/{title}"), name
+        assert props["LogGroupNames"] == [f"/ecs/{STACK}"], name
+        assert needle in props["QueryString"], name
     assert stack["Outputs"]["DashboardUrl"]["Value"].startswith(
         "https://us-east-1.console.aws.amazon.com/"
     )
@@ -129,10 +237,10 @@ def test_dashboard_shows_every_promised_metric(stack):
 @pytest.mark.parametrize(
     "bad",
     [
-        {"AlarmEmail": "not-an-address"},
+        {"AlarmTopic": "not-an-arn"},
         {"LoadBalancerFullName": "my-alb"},
         {"CpuAlarmPercent": "101"},
-        {"DesiredCount": "0"},
+        {"AppLatencyP99AlarmMilliseconds": "0"},
     ],
 )
 def test_monitoring_rejects_bad_values(bad):

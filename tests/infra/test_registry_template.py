@@ -36,6 +36,14 @@ def test_lifecycle_expires_untagged_first_then_keeps_the_last_n(params, kept):
     }
 
 
+def test_the_repository_and_its_images_outlive_the_stack():
+    # Deleting a repository that holds images fails; these are the rollback targets: keep them.
+    resource = render("registry.yaml")["Resources"]["Repository"]
+    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert "RepositoryName" not in resource["Properties"]  # a new stack never collides with it
+    assert "EmptyOnDelete" not in resource["Properties"]
+
+
 def test_outputs_what_the_root_and_the_deploy_role_need():
     assert set(render("registry.yaml")["Outputs"]) == {
         "RepositoryName",

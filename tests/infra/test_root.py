@@ -88,7 +88,8 @@ def test_release_with_image_tag_creates_service_and_monitoring_and_every_contrac
     assert service["PrivateSubnetIds"] == "Network.Outputs.PrivateSubnetIds"
     monitoring = stack["Resources"]["Monitoring"]["Properties"]["Parameters"]
     assert monitoring["LoadBalancerFullName"] == "Service.Outputs.LoadBalancerFullName"
-    assert monitoring["DesiredCount"] == service["DesiredCount"] == 2
+    assert monitoring["AlarmTopic"] == "Service.Outputs.AlarmTopicArn"
+    assert service["DesiredCount"] == 2
 
 
 def test_image_repository_override_points_the_service_at_that_repository():
@@ -116,7 +117,7 @@ def test_root_forwards_its_choices_to_the_children():
         "arn:aws:acm:"
     )
     assert resources["Service"]["Properties"]["Parameters"]["TaskSize"] == "1024/2048"
-    assert resources["Monitoring"]["Properties"]["Parameters"]["AlarmEmail"] == "ops@example.com"
+    assert resources["Service"]["Properties"]["Parameters"]["AlarmEmail"] == "ops@example.com"
     assert resources["GitHubOidc"]["Properties"]["Parameters"]["GitHubEnvironment"] == "production"
 
 

@@ -80,7 +80,13 @@ def test_container_is_the_released_image_as_non_root_on_read_only_rootfs(http_st
     assert app["PortMappings"] == [{"ContainerPort": 8000, "Protocol": "tcp"}]
     assert "LinuxParameters" not in app  # no tmpfs: Fargate has none, the contract wants none
     env = {e["Name"]: e["Value"] for e in app["Environment"]}
-    assert env == {"FORWARDED_ALLOW_IPS": "10.0.0.0/16", "LOG_LEVEL": "info", "HSTS_MAX_AGE": "0"}
+    # SERVICE_NAME is the Service dimension of the app's metrics, which the alarms select by.
+    assert env == {
+        "FORWARDED_ALLOW_IPS": "10.0.0.0/16",
+        "LOG_LEVEL": "info",
+        "SERVICE_NAME": STACK,
+        "HSTS_MAX_AGE": "0",
+    }
 
 
 def test_container_health_check_gets_health_with_python_not_curl(http_stack):
@@ -145,6 +151,95 @@ def test_logs_are_non_blocking_awslogs_into_a_group_with_retention(http_stack):
     }
     custom = render("service.yaml", service_params(LogRetentionDays=7))
     assert props(custom, "LogGroup")["RetentionInDays"] == "7"
+
+
+def test_the_log_group_goes_with_the_stack_on_delete_and_on_replacement(http_stack):
+    # Deliberate: a retained group would keep its fixed name taken and block re-creating the stack.
+    log_group = http_stack["Resources"]["LogGroup"]
+    assert (log_group["DeletionPolicy"], log_group["UpdateReplacePolicy"]) == ("Delete", "Delete")
+
+
+def test_the_drain_is_described_as_running_in_full():
+    # The ALB ends a drain early only with no request in flight and no connection open; its idle
+    # keep-alive connections to the task stay open up to the idle timeout, so drains run in full.
+    description = " ".join(load("service.yaml")["Description"].split())
+    assert "ended early once nothing is in flight" not in description
+    assert "no request in flight and no connection open" in description
+
+
+def alarm_query(alarm: dict, query_id: str) -> dict:
+    (query,) = [q for q in alarm["Metrics"] if q["Id"] == query_id]
+    return query
+
+
+def dims(query: dict) -> dict:
+    return {d["Name"]: d["Value"] for d in query["MetricStat"]["Metric"]["Dimensions"]}
+
+
+def test_app_error_rate_alarm_is_5xx_over_all_requests_of_this_service(http_stack):
+    alarm = props(http_stack, "AppErrorRateAlarm")
+    assert alarm["AlarmName"] == f"{STACK}-app-5xx-rate"
+    requests, errors = alarm_query(alarm, "requests"), alarm_query(alarm, "errors")
+    for query in (requests, errors):
+        metric = query["MetricStat"]["Metric"]
+        assert (metric["Namespace"], metric["MetricName"]) == ("PredictAPI", "Requests")
+        assert query["MetricStat"]["Stat"] == "Sum" and query["ReturnData"] is False
+    assert dims(requests) == {"Service": STACK}
+    assert dims(errors) == {"Service": STACK, "StatusClass": "5xx"}
+    rate = alarm_query(alarm, "rate")
+    assert rate["ReturnData"] is True
+    assert rate["Expression"] == "IF(requests >= 10, 100 * FILL(errors, 0) / requests, 0)"
+    assert float(alarm["Threshold"]) == 5 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"  # no traffic is no failure
+
+
+def test_app_latency_alarm_is_the_p99_of_this_service(http_stack):
+    alarm = props(http_stack, "AppLatencyP99Alarm")
+    assert alarm["AlarmName"] == f"{STACK}-app-latency-p99"
+    p99 = alarm_query(alarm, "p99")
+    assert p99["MetricStat"]["Metric"]["MetricName"] == "Latency"
+    assert (p99["MetricStat"]["Stat"], p99["MetricStat"]["Unit"]) == ("p99", "Milliseconds")
+    assert dims(p99) == {"Service": STACK}
+    assert alarm_query(alarm, "latency")["Expression"] == "IF(requests >= 10, p99, 0)"
+    assert float(alarm["Threshold"]) == 1000
+
+
+def test_app_alarm_thresholds_are_parameters():
+    stack = render(
+        "service.yaml",
+        service_params(
+            AppErrorRateAlarmPercent=2, AppLatencyP99AlarmMilliseconds=250, AppAlarmMinRequests=50
+        ),
+    )
+    assert props(stack, "AppErrorRateAlarm")["Threshold"] == "2"
+    assert props(stack, "AppLatencyP99Alarm")["Threshold"] == "250"
+    assert "requests >= 50" in alarm_query(props(stack, "AppErrorRateAlarm"), "rate")["Expression"]
+
+
+def test_a_release_that_breaks_the_app_alarms_is_rolled_back_by_ecs(http_stack):
+    deployment = props(http_stack, "Service")["DeploymentConfiguration"]
+    assert deployment["Alarms"] == {
+        # Ref of an alarm is its name: the alarms are created before the service.
+        "AlarmNames": ["AppErrorRateAlarm", "AppLatencyP99Alarm"],
+        "Enable": True,
+        "Rollback": True,
+    }
+    assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+
+
+def test_app_alarms_page_the_alarm_topic_which_this_stack_owns(http_stack):
+    for name in ("AppErrorRateAlarm", "AppLatencyP99Alarm"):
+        assert props(http_stack, name)["AlarmActions"] == ["AlarmTopic"]
+        assert props(http_stack, name)["OKActions"] == ["AlarmTopic"]
+    assert http_stack["Resources"]["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    assert http_stack["Outputs"]["AlarmTopicArn"]["Value"] == "AlarmTopic"
+    assert "AlarmEmailSubscription" not in http_stack["Resources"]
+    with_email = render("service.yaml", service_params(AlarmEmail="ops@example.com"))
+    assert props(with_email, "AlarmEmailSubscription") == {
+        "TopicArn": "AlarmTopic",
+        "Protocol": "email",
+        "Endpoint": "ops@example.com",
+    }
 
 
 @pytest.mark.parametrize(
@@ -280,6 +375,8 @@ def test_only_one_service_and_one_task_definition(http_stack):
         {"CertificateArn": "arn:aws:iam::123456789012:server-certificate/x"},
         {"MaxCount": "0"},
         {"CpuTargetPercent": "95"},
+        {"AlarmEmail": "not-an-address"},
+        {"AppLatencyP99AlarmMilliseconds": "0"},
     ],
 )
 def test_service_rejects_bad_values(bad):

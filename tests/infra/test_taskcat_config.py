@@ -19,3 +19,12 @@ def test_every_test_reuses_the_accounts_oidc_provider_from_ssm():
     )
     for name, test in config["tests"].items():
         assert "ExistingOidcProviderArn" not in test.get("parameters", {}), name
+
+
+def test_the_deploy_role_reads_the_bucket_that_holds_the_packaged_templates():
+    # taskcat's own bucket ($[taskcat_autobucket]) is not where `package` put the nested templates.
+    config = yaml.safe_load((REPO_ROOT / ".taskcat.yml").read_text())
+    bucket = config["project"]["parameters"]["ArtifactsBucketName"]
+    assert bucket == "$[taskcat_ssm_/predict-api/taskcat/artifacts-bucket]"
+    for name, test in config["tests"].items():
+        assert "ArtifactsBucketName" not in test.get("parameters", {}), name

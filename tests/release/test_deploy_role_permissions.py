@@ -1,27 +1,35 @@
-"""The deploy role (cloudformation/github-oidc.yaml) allows every AWS call a release makes.
+"""The deploy role (cloudformation/github-oidc.yaml) allows what a release needs, and nothing more.
 
-The calls are not listed by hand: a release runs against moto (the happy path with a push, and a
-dry run) while a botocore hook records each request as the IAM action and resource it is
-authorised on. The container builder's `docker push` talks to ECR's registry API, not through
-boto3: those actions are the stated list ECR documents for a push. Each pair is then evaluated
-against the DeployRole policy rendered with cloud-radar, by moto's IAM policy evaluator (a
-maintained one, instead of hand-written wildcard matching)."""
+What a release needs comes from two sources, neither listed by hand:
+- the release tool's own calls: a release runs against moto (the happy path with a push, and a
+  dry run) while a botocore hook records each request as the IAM action and resource it is
+  authorised on (the container builder's `docker push` is ECR's documented push list);
+- what CloudFormation's resource handlers call with the caller's credentials for every resource
+  a release updates or replaces, and for its rollback: the permissions in the resource schemas
+  cfn-lint ships, each needed on the resource types AWS's Service Authorization Reference
+  (policy_sentry, offline) names for that action.
+Each request is evaluated against the DeployRole policy rendered with cloud-radar."""
 
 from __future__ import annotations
 
 import functools
 import json
+import re
+from pathlib import Path
 
 import boto3
+import cfnlint
 import pytest
-from moto.iam.access_control import IAMPolicy, PermissionResult
+from policy_sentry.querying.actions import get_action_data
+from policy_sentry.util.arns import does_arn_match
 from release_tool import registry
 from release_tool.errors import ExitCode
 from release_tool.output import Reporter
 from release_tool.progress import Clock
 from release_tool.release import Clients, Options, run
 
-from tests.infra.conftest import oidc_params, render
+from tests.infra.conftest import load, oidc_params, render, service_params
+from tests.infra.iam_policy import allows
 from tests.release.stand_in import NEW_TAG, STACK, play_cloudformation_for_ecs, put_image
 
 REGION, ACCOUNT = "us-east-1", "123456789012"  # moto's account
@@ -38,6 +46,10 @@ DOCKER_PUSH_ACTIONS = [
 ]
 # AWS documents that no permission is needed (and none can deny it).
 NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}
+# The release reads the image's scan findings before it deploys (refusing CRITICAL ones).
+RELEASE_READS = {"ecr:DescribeImageScanFindings"}
+# CloudFormation reads packaged nested templates (S3 TemplateURLs) with the caller's credentials.
+CLOUDFORMATION_READS_TEMPLATES = {"s3:GetObject"}
 
 
 def iam_resources(action: str, params: dict, stack_arn: str) -> list[str]:
@@ -54,8 +66,6 @@ def iam_resources(action: str, params: dict, stack_arn: str) -> list[str]:
     if operation == "DescribeServices":
         cluster = params["cluster"]
         return [f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/{s}" for s in params["services"]]
-    if operation == "DescribeClusters":
-        return [f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{c}" for c in params["clusters"]]
     raise AssertionError(f"no resource mapping for {action}: add one so that it is checked")
 
 
@@ -103,10 +113,10 @@ def recorded_release(stand_in_stack, health_server, monkeypatch) -> tuple[list, 
     return recorder.calls, stand_in_stack["StackId"]
 
 
-def deploy_role_policy(**params) -> IAMPolicy:
+def deploy_role_policy(**params) -> dict:
     stack = render("github-oidc.yaml", oidc_params(RepositoryArn=REPOSITORY_ARN, **params))
     (policy,) = stack["Resources"]["DeployRole"]["Properties"]["Policies"]
-    return IAMPolicy(json.dumps(policy["PolicyDocument"]))
+    return json.loads(json.dumps(policy["PolicyDocument"]))
 
 
 def needed(calls: list, stack_arn: str) -> set[tuple[str, str]]:
@@ -119,11 +129,9 @@ def needed(calls: list, stack_arn: str) -> set[tuple[str, str]]:
     return pairs | {(action, REPOSITORY_ARN) for action in DOCKER_PUSH_ACTIONS}
 
 
-def refused(policy: IAMPolicy, pairs: set[tuple[str, str]]) -> list[tuple[str, str]]:
+def refused(policy: dict, pairs: set[tuple[str, str]]) -> list[tuple[str, str]]:
     return sorted(
-        (action, resource)
-        for action, resource in pairs
-        if policy.is_action_permitted(action, resource) != PermissionResult.PERMITTED
+        (action, resource) for action, resource in pairs if not allows(policy, action, resource)
     )
 
 
@@ -158,3 +166,257 @@ def test_the_check_notices_a_missing_permission_and_a_foreign_resource(recorded_
     service = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{STACK}/{STACK}"
     assert ("ecs:DescribeServices", service) in missing
     assert ("ecr:PutImage", REPOSITORY_ARN) not in missing  # the repository is still ours
+
+
+# --- What CloudFormation's handlers call with the caller's credentials ---
+
+SCHEMAS = Path(cfnlint.__file__).parent / "data" / "schemas"
+NESTED_STACK = "AWS::CloudFormation::Stack"
+# Request context IAM evaluates with these handler calls: the task definition handler passes the
+# roles to ECS tasks, and tags a task definition inside RegisterTaskDefinition.
+HANDLER_CALL_CONTEXT = {
+    ("AWS::ECS::TaskDefinition", "iam:PassRole"): {
+        "iam:PassedToService": "ecs-tasks.amazonaws.com"
+    },
+    ("AWS::ECS::TaskDefinition", "ecs:TagResource"): {"ecs:CreateAction": "RegisterTaskDefinition"},
+}
+# Handler permissions only a property can trigger, which the type's schema does not even have:
+# nested stacks carry no service role, stack policy or termination protection of their own.
+TRIGGERED_ONLY_BY_ABSENT_PROPERTIES = {
+    (NESTED_STACK, "iam:PassRole"): "RoleARN",
+    (NESTED_STACK, "cloudformation:SetStackPolicy"): "StackPolicyBody",
+    (NESTED_STACK, "cloudformation:UpdateTerminationProtection"): "EnableTerminationProtection",
+}
+
+
+def schema(resource_type: str) -> dict:
+    providers = json.loads((SCHEMAS / "providers" / "us-east-1.json").read_text())
+    return json.loads((SCHEMAS / "resources" / f"{providers[resource_type]}.json").read_text())
+
+
+def handler_permissions(resource_type: str, operation: str) -> list[str]:
+    return schema(resource_type)["handlers"][operation]["permissions"]
+
+
+def references(node) -> set[str]:
+    """Logical ids a template fragment refers to (Ref, Fn::GetAtt, ${X} in Fn::Sub)."""
+    if isinstance(node, dict):
+        found = set()
+        for key, value in node.items():
+            if key == "Ref":
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(value[0] if isinstance(value, list) else value.split(".")[0])
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) else value
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)}
+            found |= references(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*map(references, node)) if node else set()
+    return set()
+
+
+def release_operations() -> dict[str, set[str]]:
+    """Logical id in service.yaml -> handler operations a release (and its rollback) runs on it.
+
+    A release changes ImageTag only. A resource whose rendered properties change is replaced when
+    a changed property is create-only in its schema (create the new one, delete the old one; a
+    rollback deletes the new one), else updated; a resource that refers to a replaced one is
+    updated (and updated back on a rollback)."""
+    before = render("service.yaml", service_params(ImageTag="a" * 40))["Resources"]
+    after = render("service.yaml", service_params(ImageTag="b" * 40))["Resources"]
+    operations: dict[str, set[str]] = {}
+    for name, resource in after.items():
+        changed = {
+            key
+            for key in resource.get("Properties", {})
+            if resource["Properties"][key] != before[name]["Properties"].get(key)
+        }
+        if changed:
+            create_only = {
+                p.rsplit("/", 1)[1]
+                for p in schema(resource["Type"]).get("createOnlyProperties", [])
+            }
+            operations[name] = {"create", "delete"} if changed & create_only else {"update"}
+    raw = load("service.yaml")["Resources"]
+    replaced = {name for name, ops in operations.items() if "create" in ops}
+    for name, resource in raw.items():
+        if references(resource.get("Properties", {})) & replaced and name not in operations:
+            operations[name] = {"update"}
+    return operations
+
+
+def handler_targets(stack: dict, name: str) -> list[str]:
+    """Concrete ARNs of what the handler of `name` acts on, from the rendered service template."""
+    resources = stack["Resources"]
+    props = resources[name]["Properties"]
+    ecs = f"arn:aws:ecs:{REGION}:{ACCOUNT}"
+    kind = resources[name]["Type"]
+    if kind == "AWS::ECS::Service":
+        cluster = resources[props["Cluster"]]["Properties"]["ClusterName"]
+        service = props["ServiceName"]
+        return [
+            f"{ecs}:service/{cluster}/{service}",
+            f"{ecs}:service-deployment/{cluster}/{service}/Ab1Cd2Ef3Gh4",
+        ]
+    if kind == "AWS::ECS::TaskDefinition":
+        roles = [
+            f"arn:aws:iam::{ACCOUNT}:role{resources[role]['Properties']['Path']}"
+            f"{STACK}-{role}-1A2B3C4D5E6F"
+            # cloud-radar renders !GetAtt Role.Arn as "Role.Arn"
+            for role in (props[key].split(".")[0] for key in ("ExecutionRoleArn", "TaskRoleArn"))
+        ]
+        return [f"{ecs}:task-definition/{props['Family']}:7", *roles]
+    raise AssertionError(f"no handler targets for {kind} {name}: add them so that it is checked")
+
+
+def nested_stack_arns() -> list[str]:
+    root = load("root.yaml")["Resources"]
+    return [
+        f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK}-{name}-1A2B3C4D5E6F/"
+        "0f0e0d0c-0b0a-0908-0706-050403020100"
+        for name, resource in root.items()
+        if resource["Type"] == NESTED_STACK
+    ]
+
+
+def needed_on(action: str, targets: list[str]) -> list[str]:
+    """The targets IAM authorises `action` on (Service Authorization Reference), else ["*"]."""
+    service, name = action.split(":")
+    formats = [
+        row["resource_arn_format"]
+        for row in get_action_data(service, name)[service]
+        if row["resource_arn_format"] != "*"
+    ]
+    if not formats:
+        return ["*"]
+    matching = [t for t in targets if any(does_arn_match(t, f) for f in formats)]
+    assert matching, f"{action} is authorised on {formats}: none of {targets} is one"
+    return matching
+
+
+def handler_requests() -> list[tuple[str, str, str, dict]]:
+    """(resource type, action, resource ARN, request context) of every handler call of a release."""
+    requests = []
+    service = render("service.yaml", service_params())
+    for name, operations in release_operations().items():
+        kind = service["Resources"][name]["Type"]
+        for operation in sorted(operations):
+            for action in handler_permissions(kind, operation):
+                context = HANDLER_CALL_CONTEXT.get((kind, action), {})
+                for arn in needed_on(action, handler_targets(service, name)):
+                    requests.append((kind, action, arn, context))
+    # CloudFormation starts an update of every nested stack when the root stack is updated.
+    for action in handler_permissions(NESTED_STACK, "update"):
+        if (NESTED_STACK, action) not in TRIGGERED_ONLY_BY_ABSENT_PROPERTIES:
+            for arn in needed_on(action, nested_stack_arns()):
+                requests.append((NESTED_STACK, action, arn, {}))
+    return requests
+
+
+def test_a_release_replaces_the_task_definition_and_updates_the_service():
+    # What the derivation finds; if a template change alters it, the requests below follow.
+    assert release_operations() == {
+        "TaskDefinition": {"create", "delete"},
+        "Service": {"update"},
+    }
+
+
+def test_the_deploy_role_allows_every_handler_call_of_a_release_and_its_rollback():
+    policy = deploy_role_policy()
+    refused_calls = [
+        (kind, action, arn)
+        for kind, action, arn, context in handler_requests()
+        if not allows(policy, action, arn, context)
+    ]
+    assert refused_calls == []
+
+
+def test_handler_permissions_left_out_need_a_property_the_schema_does_not_have():
+    for (kind, action), prop in TRIGGERED_ONLY_BY_ABSENT_PROPERTIES.items():
+        assert action in handler_permissions(kind, "update"), f"{action} is stale here"
+        assert prop not in schema(kind)["properties"], f"{kind} now has {prop}: grant {action}"
+    for resource in load("root.yaml")["Resources"].values():
+        assert resource["Type"] == NESTED_STACK
+        assert not set(resource["Properties"]) & set(TRIGGERED_ONLY_BY_ABSENT_PROPERTIES.values())
+
+
+def test_the_handler_check_notices_a_permission_that_is_missing():
+    policy = deploy_role_policy()
+    statements = policy["Statement"]
+    without = [s for s in statements if s.get("Sid") != "WatchAndStopThisServiceDeployments"]
+    smaller = {**policy, "Statement": without}
+    missing = {
+        action
+        for _, action, arn, context in handler_requests()
+        if not allows(smaller, action, arn, context)
+    }
+    assert missing == {"ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment"}
+
+
+def granted_actions(policy: dict) -> set[str]:
+    return {
+        action
+        for statement in policy["Statement"]
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    }
+
+
+def test_the_deploy_role_grants_nothing_that_nothing_calls(recorded_release):
+    calls, _ = recorded_release
+    used = (
+        {action for action, _ in calls}
+        | set(DOCKER_PUSH_ACTIONS)
+        | RELEASE_READS
+        | CLOUDFORMATION_READS_TEMPLATES
+        | {action for _, action, _, _ in handler_requests()}
+    )
+    assert granted_actions(deploy_role_policy()) - used == set()
+
+
+STAGING = "predict-api-staging"  # another root stack in the same account
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STAGING}/0f0e0d0c-0b0a-0908-0706-050403020100",
+        f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STAGING}-Service-1A2B3C/0f0e0d0c",
+        f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{STAGING}/{STAGING}",
+        f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{STAGING}:1",
+        f"arn:aws:iam::{ACCOUNT}:role/{STAGING}/ecs/{STAGING}-TaskRole-1A2B3C",
+    ],
+)
+def test_nothing_reaches_another_root_stack_with_a_longer_name(arn):
+    policy = deploy_role_policy()
+    context = {
+        "iam:PassedToService": "ecs-tasks.amazonaws.com",
+        "ecs:CreateAction": "RegisterTaskDefinition",
+    }
+    # Actions without resource-level permissions (Resource "*") reach every ARN by nature.
+    scoped = {a for a in granted_actions(policy) if not allows(policy, a, "*", context)}
+    assert scoped, "the check needs actions that are scoped to resources"
+    assert [a for a in sorted(scoped) if allows(policy, a, arn, context)] == []
+
+
+def test_parliament_finds_nothing_but_actions_newer_than_its_data():
+    """parliament lints the policy (resource formats, conditions, known actions); its bundled IAM
+    data is older than policy_sentry's, so an action only policy_sentry knows is not a finding."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # parliament's pkg_resources import warns
+        import parliament
+
+    findings = parliament.analyze_policy_string(json.dumps(deploy_role_policy())).findings
+    real = []
+    for finding in findings:
+        if finding.issue == "UNKNOWN_ACTION":
+            service, name = finding.location["string"].split(":")
+            if get_action_data(service, name):
+                continue
+        real.append((finding.issue, finding.detail))
+    assert real == []
