@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
+from botocore.parsers import ResponseParserError
 
 from release_tool import health, registry, scan, service, stack, workspace
 from release_tool.aws_errors import NO_CREDENTIALS, NO_REGION
@@ -78,6 +79,7 @@ class Options:
     health_attempts: int = 12
     health_delay: float = 10.0
     allow_critical_findings: bool = False
+    dirty_build: bool = False  # local_image holds uncommitted changes: never pushed
     clock: Clock = field(default_factory=Clock)
 
 
@@ -92,6 +94,8 @@ def check_credentials(clients: Clients, reporter: Reporter) -> dict:
             ExitCode.PREREQUISITE,
             f"AWS credentials rejected: {err.get('Code')}: {err.get('Message')}",
         ) from None
+    except (KeyError, TypeError):  # botocore's parser on an HTML page where XML was expected
+        raise ResponseParserError("an HTML or other non-AWS page") from None
     reporter.info(f"AWS account {identity['Account']} as {identity['Arn']}")
     return identity
 
@@ -166,10 +170,11 @@ def main(args: argparse.Namespace, state: State, session: Any = None) -> ExitCod
         session = boto3.session.Session()
     region = args.region or os.environ.get("AWS_REGION")  # botocore reads AWS_DEFAULT_REGION
     clients = Clients.from_session(session, region)
-    found = preflight(clients, args.stack, reporter)
 
     local_image = None
     if args.build:
+        # Credentials, stack state and the tag in ECR before spending minutes on a build.
+        found = preflight(clients, args.stack, reporter)
         repository = _repository(found)
         if not dirty and registry.tag_exists(clients.ecr, repository, tag):
             reporter.step(f"tag {tag} is already in ECR: not building it again")
@@ -179,7 +184,6 @@ def main(args: argparse.Namespace, state: State, session: Any = None) -> ExitCod
             workspace.build(builder, local_image, tag, reporter)
             if dirty:
                 reporter.info(f"{local_image} is a dirty build: it stays on this machine")
-                local_image = None
     options = Options(
         stack_name=args.stack,
         tag=tag,
@@ -190,6 +194,7 @@ def main(args: argparse.Namespace, state: State, session: Any = None) -> ExitCod
         poll_interval=float(os.environ.get("RELEASE_POLL_SECONDS", "5")),
         health_url=args.health_url,
         allow_critical_findings=args.allow_critical_findings,
+        dirty_build=bool(dirty),
     )
     return run(clients, options, reporter, state)
 
@@ -216,6 +221,10 @@ def run(
         reporter.info(
             f"tag {options.tag} is already in ECR; not pushing again (tags are immutable)"
         )
+    elif options.local_image and options.dirty_build:
+        if not options.dry_run:  # the argument rules make this unreachable; keep the promise
+            raise ReleaseError(ExitCode.USAGE, "a dirty build is never pushed")
+        reporter.info(f"dry run: {options.local_image} is not pushed (a dirty build never is)")
     elif options.local_image and options.dry_run:
         reporter.info(f"dry run: would push {options.local_image} as {image}")
     elif options.local_image:

@@ -10,7 +10,7 @@ import pytest
 from release_tool import registry
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
-from release_tool.progress import Clock
+from release_tool.progress import Clock, Deadline
 from release_tool.release import Clients, Options, preflight, run
 
 from tests.release.stand_in import (
@@ -24,6 +24,7 @@ from tests.release.stand_in import (
 
 REPOSITORY_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/predict-api"  # moto's account
 NO_WAIT = Clock(sleep=lambda _seconds: None)
+LONG = Deadline(600, Clock())
 
 
 def make_session() -> tuple[boto3.session.Session, list[dict]]:
@@ -191,9 +192,8 @@ def test_push_logs_in_with_the_ecr_token_on_stdin_then_tags_and_pushes(stand_in_
         return registry.subprocess.CompletedProcess(argv, 0, stdout="")
 
     uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/predict-api"
-    registry.push(
-        boto3.client("ecr"), "podman", f"predict-api:{NEW_TAG}", uri, NEW_TAG, Reporter(), fake_run
-    )
+    ecr = boto3.client("ecr")
+    registry.push(ecr, "podman", f"predict-api:{NEW_TAG}", uri, NEW_TAG, Reporter(), LONG, fake_run)
     registry.require_tag(boto3.client("ecr"), "predict-api", NEW_TAG)
     login, tag, push = calls
     # moto's token decodes to AWS:<password>; the password goes on stdin, never into argv
@@ -216,8 +216,7 @@ def test_a_failed_push_is_reported_with_the_builders_last_words(stand_in_stack):
         return registry.subprocess.CompletedProcess(argv, 1 if argv[1] == "push" else 0, out)
 
     with pytest.raises(ReleaseError) as raised:
-        registry.push(
-            boto3.client("ecr"), "docker", "x:1", "1.dkr.ecr/r", NEW_TAG, Reporter(), failing_run
-        )
+        ecr = boto3.client("ecr")
+        registry.push(ecr, "docker", "x:1", "1.dkr.ecr/r", NEW_TAG, Reporter(), LONG, failing_run)
     assert raised.value.code == ExitCode.BUILD_OR_PUSH_FAILED
     assert raised.value.message == "docker push failed (exit 1): denied: not authorized"

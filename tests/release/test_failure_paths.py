@@ -12,7 +12,7 @@ from botocore.stub import ANY, Stubber
 from release_tool import cli, stack
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
-from release_tool.progress import Clock, RolloutWatcher, StackWatcher, wait_for_update
+from release_tool.progress import Clock, Deadline, RolloutWatcher, StackWatcher, wait_for_update
 
 REGION = "us-east-1"
 ROOT_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/predict-api/1111"
@@ -85,9 +85,9 @@ def wait_from_e0(cfn, *, ecs, timeout: int, poll_interval: int, clock) -> None:
         StackWatcher(cfn, ROOT_ID, "e0"),
         RolloutWatcher(ecs=ecs),
         Reporter(),
-        timeout=timeout,
-        poll_interval=poll_interval,
-        clock=clock,
+        Deadline(timeout, clock),
+        poll_interval,
+        "predict-api",
     )
 
 
@@ -300,8 +300,9 @@ def test_a_stuck_update_times_out_with_exit_11():
             wait_from_e0(cfn, ecs=None, timeout=30, poll_interval=10, clock=clock)
         stub.assert_no_pending_responses()
     assert raised.value.code == ExitCode.TIMEOUT == 11
-    assert raised.value.message.startswith(
-        "stack still UPDATE_IN_PROGRESS after 30 s; CloudFormation carries on"
+    assert raised.value.message == (
+        "--timeout 30 s reached: stack still UPDATE_IN_PROGRESS; CloudFormation carries on; keep "
+        "watching with `aws cloudformation describe-stack-events --stack-name predict-api`"
     )
     assert clock.sleeps == [10, 10, 10]
 
@@ -344,7 +345,7 @@ def test_a_busy_or_broken_stack_is_refused_in_one_line(status, code, message, ca
         )
         cfn_stub.add_response("describe_stacks", stack_status(status), {"StackName": "predict-api"})
         session = FakeSession(cloudformation=cfn, sts=sts)
-        code_seen = cli.main(["deploy", "--tag", NEW, "--region", REGION], session=session)
+        code_seen = cli.main(["--no-build", "--tag", NEW, "--region", REGION], session=session)
     assert code_seen == code
     assert capsys.readouterr().err.splitlines() == [f"release: error: {message}"]
 
@@ -377,14 +378,14 @@ def test_a_failed_change_set_exits_8_and_an_empty_one_is_no_change():
     with Stubber(cfn) as stub:
         for reply in (failed, empty):
             stub.add_response("create_change_set", {"Id": "arn:cs", "StackId": ROOT_ID}, None)
-            stub.add_response("describe_change_set", reply, {"ChangeSetName": "arn:cs"})  # waiter
             stub.add_response("describe_change_set", reply, {"ChangeSetName": "arn:cs"})
-        stub.add_response("delete_change_set", {}, {"ChangeSetName": "arn:cs"})
+            stub.add_response("delete_change_set", {}, {"ChangeSetName": "arn:cs"})
+        deadline = Deadline(60, FakeClock())
         with pytest.raises(ReleaseError) as raised:
-            stack.create_change_set(cfn, found, NEW, "release-x")
-        assert stack.create_change_set(cfn, found, NEW, "release-x") is None
+            stack.create_change_set(cfn, found, NEW, "release-x", deadline, Reporter())
+        assert stack.create_change_set(cfn, found, NEW, "release-x", deadline, Reporter()) is None
         stub.assert_no_pending_responses()
-    assert raised.value.code == ExitCode.CHANGE_SET_FAILED
+    assert raised.value.code == ExitCode.CHANGE_SET_FAILED  # and the failed change set is gone
     assert raised.value.message == (
         "change set release-x failed: Parameter 'ImageTag' must match pattern ^([0-9a-f]{7,40})?$"
     )
@@ -398,6 +399,19 @@ class FakeSession:
 
     def client(self, name: str, region_name: str | None = None):
         return self.clients.get(name) or client(name)
+
+
+def scan_findings(counts: dict[str, int], status: str = "COMPLETE", findings=()) -> dict:
+    """describe_image_scan_findings as basic scanning answers it."""
+    return {
+        "repositoryName": "predict-api",
+        "imageId": {"imageTag": NEW},
+        "imageScanStatus": {"status": status, "description": status.lower()},
+        "imageScanFindings": {
+            "findingSeverityCounts": counts,
+            "findings": [{"name": name, "severity": sev} for name, sev in findings],
+        },
+    }
 
 
 def stub_a_release_up_to_execute(stubs: list[Stubber]) -> None:
@@ -421,6 +435,7 @@ def stub_a_release_up_to_execute(stubs: list[Stubber]) -> None:
         {"imageDetails": [{"imageTags": [NEW]}]},
         {"repositoryName": "predict-api", "imageIds": [{"imageTag": NEW}]},
     )
+    ecr_stub.add_response("describe_image_scan_findings", scan_findings({"HIGH": 1}), None)
     cfn_stub.add_response("create_change_set", {"Id": "arn:cs", "StackId": ROOT_ID}, ANY_PARAMS)
     cfn_stub.add_response("describe_change_set", change_set, {"ChangeSetName": "arn:cs"})
     cfn_stub.add_response("describe_change_set", change_set, {"ChangeSetName": "arn:cs"})
@@ -457,7 +472,7 @@ def test_the_command_line_exits_9_after_a_rollback_and_prints_why(monkeypatch, c
         stub.activate()
     session = FakeSession(cloudformation=cfn, ecr=ecr, ecs=ecs, sts=sts)
 
-    code = cli.main(["deploy", "--tag", NEW, "--region", REGION], session=session)
+    code = cli.main(["--no-build", "--tag", NEW, "--region", REGION], session=session)
 
     for stub in stubs:
         stub.assert_no_pending_responses()
@@ -516,7 +531,7 @@ def test_losing_aws_after_the_change_set_was_executed_says_the_update_carries_on
         stub.activate()
     session = FakeSession(cloudformation=cfn, ecr=ecr, ecs=ecs, sts=sts)
 
-    code = cli.main(["deploy", "--tag", NEW, "--region", REGION], session=session)
+    code = cli.main(["--no-build", "--tag", NEW, "--region", REGION], session=session)
 
     for stub in stubs:
         stub.assert_no_pending_responses()
@@ -526,6 +541,6 @@ def test_losing_aws_after_the_change_set_was_executed_says_the_update_carries_on
     assert capsys.readouterr().err.splitlines() == [
         "release: error: lost the connection to AWS while watching the release (Connect timeout"
         ' on endpoint URL: "https://cloudformation.us-east-1.amazonaws.com/"); the stack update'
-        " carries on in CloudFormation; check it with `aws cloudformation describe-stacks"
-        " --stack-name predict-api`"
+        " carries on in CloudFormation; keep watching with `aws cloudformation"
+        " describe-stack-events --stack-name predict-api`"
     ]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import boto3
@@ -36,6 +37,7 @@ def release_repo(tmp_path) -> tuple[Path, str]:
     repo = tmp_path / "repo"
     (repo / "scripts").mkdir(parents=True)
     shutil.copy(REPO_ROOT / "scripts/release.sh", repo / "scripts/release.sh")
+    shutil.copy(REPO_ROOT / ".gitignore", repo / ".gitignore")
     shutil.copytree(
         REPO_ROOT / "scripts/release_tool",
         repo / "scripts/release_tool",
@@ -87,48 +89,14 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
     return lines[0].removeprefix("release: error: ")
 
 
-def test_help_documents_every_flag_and_every_exit_code(release_repo, tool_bin):
+def test_a_python_without_boto3_is_a_missing_prerequisite(release_repo, tool_bin, tmp_path):
+    bare = tmp_path / "bare-python"  # a python that cannot see site-packages, so no boto3
+    bare.write_text(f'#!{BASH}\nexec "{sys.executable}" -S "$@"\n')
+    bare.chmod(0o755)
     repo, _ = release_repo
-    result = release(repo, "--help", path=tool_bin)
-    assert result.returncode == 0
-    assert result.stderr == ""
-    for flag in ("--stack", "--region", "--tag", "--no-build", "--dry-run", "--allow-dirty"):
-        assert flag in result.stdout
-    table = result.stdout.split("exit codes:")[1]
-    documented = {int(m) for m in re.findall(r"^\s{1,3}(\d{1,3})\s{2}", table, re.MULTILINE)}
-    assert documented == {int(code) for code in ExitCode}
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--bogus"], "unknown option '--bogus' (see --help)"),
-        (["--stack"], "--stack needs a value (see --help)"),
-        (["--region", "--dry-run"], "--region needs a value (see --help)"),
-        (["extra"], "unexpected argument 'extra' (see --help)"),
-        (["--tag", "abc1234"], "--tag needs --no-build: a built image is always tagged with"),
-        (["--no-build", "--tag=latest"], "invalid --tag 'latest': expected a git commit SHA"),
-        (["--no-build", "--tag", "ABC1234"], "invalid --tag 'ABC1234': expected a git commit"),
-        (["--timeout", "soon"], "--timeout needs a whole number of seconds, got 'soon'"),
-        (["--no-build", "--stack", "bad name!"], "invalid --stack 'bad name!': a letter, then"),
-        (["--no-build", "--stack", "9lives"], "invalid --stack '9lives': a letter, then"),
-        (["--no-build", "--health-url", "notaurl"], "invalid --health-url 'notaurl': expected"),
-        (["--no-build", "--health-url=ftp://x/health"], "invalid --health-url 'ftp://x/health'"),
-        (["--no-build", "--health-url", "https:///health"], "invalid --health-url 'https:///"),
-    ],
-)
-def test_bad_flags_get_one_line_and_exit_2(release_repo, tool_bin, args, message):
-    repo, _ = release_repo
-    result = release(repo, *args, path=tool_bin)
-    assert result.returncode == ExitCode.USAGE
-    assert one_line_error(result).startswith(message)
-
-
-def test_a_python_without_boto3_is_a_missing_prerequisite(release_repo, tool_bin):
-    repo, _ = release_repo
-    result = release(repo, "--no-build", path=tool_bin, RELEASE_PYTHON="/bin/false")
+    result = release(repo, "--no-build", path=tool_bin, RELEASE_PYTHON=str(bare))
     assert result.returncode == ExitCode.PREREQUISITE
-    assert one_line_error(result).startswith("no python with boto3: run 'bash scripts/bootstrap.sh")
+    assert one_line_error(result).startswith("boto3 is not installed: run `bash scripts/bootstrap")
 
 
 def test_git_is_a_prerequisite(release_repo, tmp_path):
@@ -152,39 +120,98 @@ def test_a_container_builder_is_a_prerequisite(release_repo, tool_bin):
     )
 
 
-def test_a_dirty_tree_is_refused_unless_allowed(release_repo, tool_bin, tmp_path):
+def test_a_dirty_tree_is_refused_before_any_build(release_repo, tool_bin, tmp_path):
     repo, _ = release_repo
     add_fake_podman(tool_bin, tmp_path / "podman.log")
     (repo / "notes.txt").write_text("uncommitted\n")
     result = release(repo, path=tool_bin)
     assert result.returncode == ExitCode.PREREQUISITE
-    assert one_line_error(result).startswith("work tree has uncommitted changes; commit them or")
+    assert one_line_error(result) == (
+        "work tree has uncommitted changes; commit them (a pushed image must be exactly its "
+        "commit's build), or pass --no-build to deploy an image already in ECR"
+    )
     assert not (tmp_path / "podman.log").exists()
 
 
-def test_missing_aws_credentials_are_a_prerequisite(release_repo, tool_bin, tmp_path):
+def test_the_parameters_file_of_step_1_leaves_the_tree_clean(
+    stand_in_stack, release_repo, tool_bin, tmp_path
+):
+    """README step 1 copies the example parameters into the tree; step 2 must still run."""
+    repo, _sha = release_repo
+    log = tmp_path / "podman.log"
+    add_fake_podman(tool_bin, log)
+    (repo / "cloudformation").mkdir()
+    (repo / "cloudformation/parameters.json").write_text("{}\n")
+    result = release(repo, "--dry-run", path=tool_bin)
+    assert result.returncode == 0, result.stderr
+    assert log.read_text().startswith("build ")
+
+
+def test_a_dirty_build_is_never_pushed(stand_in_stack, release_repo, tool_bin, tmp_path):
+    """--allow-dirty (with --dry-run only) builds <sha>-dirty locally: the commit's tag in ECR
+    can only ever hold that commit's build."""
+    repo, sha = release_repo
+    log = tmp_path / "podman.log"
+    add_fake_podman(tool_bin, log)
+    (repo / "notes.txt").write_text("uncommitted\n")
+    result = release(repo, "--dry-run", "--allow-dirty", path=tool_bin)
+    assert result.returncode == 0, result.stderr
+    assert [c.split()[0] for c in log.read_text().splitlines()] == ["build"]
+    assert f"-t predict-api:{sha}-dirty ." in log.read_text()
+    assert f"predict-api:{sha}-dirty is a dirty build: it stays on this machine" in result.stdout
+    images = boto3.client("ecr").describe_images(repositoryName="predict-api")["imageDetails"]
+    assert [i["imageTags"] for i in images] == [[OLD_TAG]]
+
+
+def test_a_tag_already_in_ecr_is_not_built_again(stand_in_stack, release_repo, tool_bin, tmp_path):
+    repo, sha = release_repo
+    put_image(sha)  # CI built this commit already
+    log = tmp_path / "podman.log"
+    add_fake_podman(tool_bin, log)
+    result = release(repo, "--dry-run", path=tool_bin)
+    assert result.returncode == 0, result.stderr
+    assert f"==> tag {sha} is already in ECR: not building it again" in result.stdout
+    assert not log.exists()
+
+
+INTERRUPTIBLE_PODMAN = """#!{bash}
+# Like the docker CLI: catches SIGINT and exits 2 (not 130).
+trap 'echo interrupted >> "{log}"; exit 2' INT
+echo "$1" >> "{log}"
+/bin/sleep 30 &
+wait $!
+"""
+
+
+def test_ctrl_c_during_the_build_exits_130_and_says_nothing_changed(
+    stand_in_stack, release_repo, tool_bin, tmp_path
+):
     repo, _ = release_repo
-    empty = tmp_path / "aws-empty"
-    empty.write_text("")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env |= {
-        "AWS_CONFIG_FILE": str(empty),
-        "AWS_SHARED_CREDENTIALS_FILE": str(empty),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_REGION": "us-east-1",
-        "PATH": str(tool_bin),
-        "RELEASE_PYTHON": sys.executable,
-    }
-    result = subprocess.run(
-        [BASH, str(repo / "scripts/release.sh"), "--no-build"],
-        capture_output=True,
+    log = tmp_path / "podman.log"
+    podman = tool_bin / "podman"
+    podman.write_text(INTERRUPTIBLE_PODMAN.format(bash=BASH, log=log))
+    podman.chmod(0o755)
+    environment = {**os.environ, "PATH": str(tool_bin), "RELEASE_PYTHON": sys.executable}
+    environment.pop("CONTAINER_BUILDER", None)
+    process = subprocess.Popen(
+        [BASH, str(repo / "scripts/release.sh")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        env=env,
-        timeout=60,
-        check=False,
+        env=environment,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
     )
-    assert result.returncode == ExitCode.PREREQUISITE
-    assert one_line_error(result).startswith("no AWS credentials found: set AWS_PROFILE")
+    deadline = time.monotonic() + 30
+    while not (log.exists() and log.read_text().startswith("build")):
+        assert time.monotonic() < deadline and process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
+    _out, err = process.communicate(timeout=30)
+    assert "interrupted" in log.read_text()  # the builder caught it and exited 2
+    assert process.returncode == ExitCode.INTERRUPTED == 130, err
+    assert err.splitlines() == [
+        "release: error: interrupted before any stack update started: the stack is unchanged"
+    ]
 
 
 def test_a_missing_stack_exits_4(aws_env, release_repo, tool_bin):
@@ -270,6 +297,14 @@ def test_a_short_sha_is_resolved_to_the_full_one_inside_the_repository(
     result = release(repo, "--no-build", "--dry-run", "--tag", sha[:7], path=tool_bin)
     assert result.returncode == 0, result.stderr
     assert f"==> --tag {sha[:7]} is commit {sha}" in result.stdout
+    assert f"parameter ImageTag: {OLD_TAG} -> {sha}" in result.stdout
+
+
+def test_an_uppercase_sha_names_the_same_commit(stand_in_stack, release_repo, tool_bin):
+    repo, sha = release_repo
+    put_image(sha)
+    result = release(repo, "--no-build", "--dry-run", "--tag", sha.upper(), path=tool_bin)
+    assert result.returncode == 0, result.stderr
     assert f"parameter ImageTag: {OLD_TAG} -> {sha}" in result.stdout
 
 
