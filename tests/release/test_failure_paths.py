@@ -3,13 +3,14 @@ stack), replayed with botocore's Stubber: real clients, canned AWS answers, no n
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 from botocore.exceptions import ConnectTimeoutError
 from botocore.stub import ANY, Stubber
-from release_tool import cli, stack
+from release_tool import cli, scan, stack
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
 from release_tool.progress import Clock, Deadline, RolloutWatcher, StackWatcher, wait_for_update
@@ -544,3 +545,131 @@ def test_losing_aws_after_the_change_set_was_executed_says_the_update_carries_on
         " carries on in CloudFormation; keep watching with `aws cloudformation"
         " describe-stack-events --stack-name predict-api`"
     ]
+
+
+def alarmed_services(*deployments, events=(), alarms=("predict-api-5xx",)) -> dict:
+    response = services(*deployments, events=events)
+    response["services"][0]["deploymentConfiguration"] = {
+        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+        "alarms": {"alarmNames": list(alarms), "enable": True, "rollback": True},
+    }
+    return response
+
+
+def test_an_alarm_rollback_is_told_apart_from_the_circuit_breaker_and_exits_15(capsys):
+    """ECS reports an alarm-failed rollout in its service events ("(service S) (deployment
+    ecs-svc/ID) deployment failed: alarm detected.") and marks the deployment FAILED."""
+    cfn, ecs = client("cloudformation"), client("ecs")
+    root = {"physical": ROOT_ID}
+    with Stubber(cfn) as cfn_stub, Stubber(ecs) as ecs_stub:
+        cfn_stub.add_response(*describe("UPDATE_ROLLBACK_IN_PROGRESS"))
+        cfn_stub.add_response(*root_events(event("r1", 1, "predict-api", "UPDATE_IN_PROGRESS",
+                                                 **root), BASELINE))  # fmt: skip
+        cfn_stub.add_response(*describe("UPDATE_ROLLBACK_COMPLETE"))
+        cfn_stub.add_response(*root_events(event("r2", 9, "predict-api",
+                                                 "UPDATE_ROLLBACK_COMPLETE", **root)))  # fmt: skip
+        params = {"cluster": "predict-api", "services": ["predict-api"]}
+        ecs_stub.add_response("describe_services", alarmed_services(
+            deployment("PRIMARY", 7, "IN_PROGRESS", 2, 0),
+            deployment("ACTIVE", 6, "COMPLETED", 2, 0),
+            events=[("s1", "(service predict-api) has started 2 tasks")]), params)  # fmt: skip
+        ecs_stub.add_response("describe_services", alarmed_services(
+            deployment("PRIMARY", 6, "IN_PROGRESS", 2, 0),
+            deployment("ACTIVE", 7, "FAILED", 0, 0, reason="ECS deployment ecs-svc/7 failed."),
+            events=[("s2", "(service predict-api) (deployment ecs-svc/7) deployment failed: "
+                     "alarm detected.")]), params)  # fmt: skip
+        with pytest.raises(ReleaseError) as raised:
+            wait_for_update(
+                cfn,
+                StackWatcher(cfn, ROOT_ID, "e0"),
+                RolloutWatcher(ecs=ecs, cluster="predict-api", service="predict-api"),
+                Reporter(),
+                Deadline(600, FakeClock()),
+                5,
+                "predict-api",
+            )
+    assert raised.value.code == ExitCode.ALARM_ROLLBACK == 15
+    assert raised.value.message == (
+        "ECS deployment alarm went into ALARM (predict-api-5xx); ECS rolled the service back to "
+        "the previous deployment; stack ended in UPDATE_ROLLBACK_COMPLETE"
+    )
+    assert "deployment failed: alarm detected." in capsys.readouterr().out
+
+
+def test_rollout_read_errors_are_said_once_and_the_release_carries_on(capsys):
+    ecs = client("ecs")
+    watcher = RolloutWatcher(ecs=ecs, cluster="predict-api", service="predict-api")
+    with Stubber(ecs) as stub:
+        for code in ("AccessDeniedException", "AccessDeniedException", "ThrottlingException"):
+            stub.add_client_error("describe_services", service_error_code=code,
+                                  service_message="nope")  # fmt: skip
+        stub.add_client_error("describe_services", service_error_code="ServiceNotFoundException")
+        lines = [line for _ in range(4) for line in watcher.poll()]
+    assert lines == [
+        "cannot read ECS service predict-api (AccessDeniedException: nope); carrying on without "
+        "the rollout view",
+        "cannot read ECS service predict-api (ThrottlingException: nope); carrying on without "
+        "the rollout view",
+    ]
+
+
+def test_a_change_set_not_ready_within_the_timeout_is_deleted_and_exits_11():
+    cfn = client("cloudformation")
+    found = stack_status("UPDATE_COMPLETE")["Stacks"][0]
+    pending = {"ChangeSetName": "release-x", "Status": "CREATE_IN_PROGRESS"}
+    clock, out = FakeClock(), io.StringIO()
+    with Stubber(cfn) as stub:
+        stub.add_response("create_change_set", {"Id": "arn:cs", "StackId": ROOT_ID}, None)
+        for _ in range(4):  # at 0, 3, 6 and 7 s of a 7 s timeout
+            stub.add_response("describe_change_set", pending, {"ChangeSetName": "arn:cs"})
+        stub.add_response("delete_change_set", {}, {"ChangeSetName": "arn:cs"})
+        with pytest.raises(ReleaseError) as raised:
+            stack.create_change_set(cfn, found, NEW, "release-x", Deadline(7, clock), Reporter(out))
+        stub.assert_no_pending_responses()  # including the delete: nothing left behind
+    assert raised.value.code == ExitCode.TIMEOUT
+    assert raised.value.message == (
+        "--timeout 7 s reached: change set release-x still CREATE_IN_PROGRESS; deleted it, "
+        "nothing was changed; keep watching with `aws cloudformation describe-stacks "
+        "--stack-name predict-api`"
+    )
+    assert clock.sleeps == [3, 3, 1]
+    assert out.getvalue() == "    change set release-x: CREATE_IN_PROGRESS\n"
+
+
+def test_the_scan_is_awaited_with_progress_and_critical_findings_exit_14():
+    ecr = client("ecr")
+    clock, out = FakeClock(), io.StringIO()
+    with Stubber(ecr) as stub:
+        stub.add_response("describe_image_scan_findings", scan_findings({}, "IN_PROGRESS"))
+        stub.add_response("describe_image_scan_findings", scan_findings({}, "IN_PROGRESS"))
+        stub.add_response("describe_image_scan_findings", scan_findings(
+            {"CRITICAL": 2, "HIGH": 1}, findings=[("CVE-2026-0001", "CRITICAL"),
+                                                  ("CVE-2026-0002", "HIGH")]))  # fmt: skip
+        with pytest.raises(ReleaseError) as raised:
+            scan.check(ecr, "predict-api", NEW, Reporter(out), Deadline(600, clock), False)
+    assert raised.value.code == ExitCode.CRITICAL_FINDINGS == 14
+    assert raised.value.message == (
+        f"image {NEW} has 2 CRITICAL finding(s) in its ECR scan; not deployed: update the "
+        "affected packages and release again, or pass --allow-critical-findings"
+    )
+    assert raised.value.details == ["CRITICAL: CVE-2026-0001"]
+    assert clock.sleeps == [10, 10]
+    assert out.getvalue().splitlines()[1:] == [
+        "    scan IN_PROGRESS; waiting (up to 600 s)",
+        "    scan still IN_PROGRESS",
+        "    scan COMPLETE: CRITICAL 2, HIGH 1",
+    ]
+
+
+def test_a_scan_still_running_at_the_timeout_exits_11():
+    ecr = client("ecr")
+    with Stubber(ecr) as stub:
+        for _ in range(3):
+            stub.add_response("describe_image_scan_findings", scan_findings({}, "IN_PROGRESS"))
+        with pytest.raises(ReleaseError) as raised:
+            scan.check(ecr, "predict-api", NEW, Reporter(io.StringIO()),
+                       Deadline(15, FakeClock()), False)  # fmt: skip
+    assert raised.value.code == ExitCode.TIMEOUT
+    assert raised.value.message.startswith(
+        f"--timeout 15 s reached: the ECR scan of {NEW} is still IN_PROGRESS; nothing was deployed"
+    )
