@@ -237,6 +237,9 @@ fi
 out_dir=${package_dir:-build/packaged}
 mkdir -p "$out_dir/cloudformation"
 packaged="$out_dir/cloudformation/root.yaml"
+drop_upload_progress() {  # the AWS CLI's "Uploading to KEY  n / m  (p%)" lines, \r-separated
+  tr '\r' '\n' | grep --line-buffered -v '^Uploading to .*%)$' || [ $? = 1 ]
+}
 package_log=$(mktemp)
 trap 'rm -f "$package_log"' EXIT
 # Its upload progress (carriage-return percentages) would flood the terminal and CI logs: kept
@@ -244,7 +247,7 @@ trap 'rm -f "$package_log"' EXIT
 if ! "${AWS[@]}" cloudformation package --template-file cloudformation/root.yaml \
   --s3-bucket "$bucket" --s3-prefix "$stack_name" --output-template-file "$packaged" \
   >"$package_log" 2>&1; then
-  tr '\r' '\n' <"$package_log" | grep -v '^Uploading to .*%)$' >&2 || true
+  drop_upload_progress <"$package_log" >&2
   die "aws cloudformation package failed (output above)"
 fi
 echo "deploy-infra: packaged $packaged (children in s3://$bucket/$stack_name/)"
@@ -288,6 +291,7 @@ if [ "$mode" = dry-run ]; then
   printf 'deploy-infra: would run:'; printf ' %q' "${deploy[@]}"; echo
   exit 0
 fi
-"${deploy[@]}"
+# Its template upload prints carriage-return progress on stderr: drop that, keep the rest there.
+{ "${deploy[@]}" 2>&1 1>&3 3>&- | drop_upload_progress >&2; } 3>&1
 "${AWS[@]}" cloudformation describe-stacks --stack-name "$stack_name" \
   --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output table

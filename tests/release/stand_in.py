@@ -94,3 +94,15 @@ def play_cloudformation_for_ecs(session: boto3.session.Session) -> list[str]:
 
     session.events.register("after-call.cloudformation.ExecuteChangeSet", after_execute)
     return calls
+
+
+def fill_outputs_moto_leaves_null(session: boto3.session.Session, outputs: dict[str, str]) -> None:
+    """A stack that moto created through a change set (`aws cloudformation deploy`) has null
+    Outputs (moto 5.2): give DescribeStacks the stand-in's outputs, as CloudFormation would."""
+
+    def after_describe(parsed, **_kwargs):
+        for found in parsed.get("Stacks") or []:
+            if not found.get("Outputs"):
+                found["Outputs"] = [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]
+
+    session.events.register("after-call.cloudformation.DescribeStacks", after_describe)
