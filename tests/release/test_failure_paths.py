@@ -673,3 +673,36 @@ def test_a_scan_still_running_at_the_timeout_exits_11():
     assert raised.value.message.startswith(
         f"--timeout 15 s reached: the ECR scan of {NEW} is still IN_PROGRESS; nothing was deployed"
     )
+
+
+def test_ctrl_c_after_the_update_started_says_it_carries_on(monkeypatch, capsys):
+    monkeypatch.setenv("RELEASE_POLL_SECONDS", "0")
+    cfn, ecr, ecs, sts = (client(n) for n in ("cloudformation", "ecr", "ecs", "sts"))
+    stubs = [Stubber(c) for c in (cfn, ecr, ecs, sts)]
+    stub_a_release_up_to_execute(stubs)
+    executed = []
+    cfn.meta.events.register(
+        "after-call.cloudformation.ExecuteChangeSet", lambda **_: executed.append(True)
+    )
+
+    def ctrl_c_once_executed(**_):
+        if executed:
+            raise KeyboardInterrupt
+
+    cfn.meta.events.register(
+        "provide-client-params.cloudformation.DescribeStacks", ctrl_c_once_executed
+    )
+    for stub in stubs:
+        stub.activate()
+    code = cli.main(
+        ["--no-build", "--tag", NEW, "--region", REGION],
+        session=FakeSession(cloudformation=cfn, ecr=ecr, ecs=ecs, sts=sts),
+    )
+    for stub in stubs:
+        stub.deactivate()
+    assert code == ExitCode.INTERRUPTED == 130
+    assert capsys.readouterr().err.splitlines() == [
+        "release: error: interrupted after the stack update started: it carries on in "
+        "CloudFormation; keep watching with `aws cloudformation describe-stack-events "
+        "--stack-name predict-api`"
+    ]
