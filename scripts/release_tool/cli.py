@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="deploy even if the image's ECR scan has CRITICAL findings",
     )
-    return parser  # fmt: skip
+    return parser
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

@@ -48,13 +48,18 @@ def check(
             )
         except ClientError as error:
             err = error.response.get("Error", {})
-            # No scan (scanning off for this repository) or no permission to read it: say so
-            # and go on; the findings gate needs a scan to exist.
-            reporter.info(
-                f"no scan result for {tag} ({err.get('Code')}: {err.get('Message')}); "
-                "findings not checked"
-            )
-            return
+            problem = f"{err.get('Code')}: {err.get('Message')}"
+            if err.get("Code") == "ScanNotFoundException" or allow_critical:
+                # Scanning is off for this repository (a choice made in its template): say so.
+                reporter.info(f"no scan result for {tag} ({problem}); findings not checked")
+                return
+            # Unreadable is not clean: refuse rather than skip the gate silently.
+            raise ReleaseError(
+                ExitCode.PREREQUISITE,
+                f"cannot read the ECR scan of {tag} ({problem}): allow "
+                "ecr:DescribeImageScanFindings on the repository, or pass "
+                "--allow-critical-findings to deploy it unchecked",
+            ) from None
         status = (found.get("imageScanStatus") or {}).get("status", "?")
         if status in DONE:
             break

@@ -43,8 +43,15 @@ def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 def test_help_documents_every_option():
     result = run("--help")
     assert result.returncode == 0
-    for option in ("--parameters", "--stack-name", "--region", "--artifacts-bucket", "--image-tag",
-                   "--dry-run", "--package-only"):  # fmt: skip
+    for option in (
+        "--parameters",
+        "--stack-name",
+        "--region",
+        "--artifacts-bucket",
+        "--image-tag",
+        "--dry-run",
+        "--package-only",
+    ):
         assert option in result.stdout
 
 
@@ -285,8 +292,10 @@ def fresh_moto(moto_endpoint, tmp_path):
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
-    clients = {n: session.client(n, endpoint_url=moto_endpoint)
-               for n in ("s3", "cloudformation", "ecr", "iam")}  # fmt: skip
+    clients = {
+        n: session.client(n, endpoint_url=moto_endpoint)
+        for n in ("s3", "cloudformation", "ecr", "iam")
+    }
     return SimpleNamespace(env=env, **clients)
 
 
@@ -304,8 +313,9 @@ def test_an_image_tag_with_no_repository_yet_exits_6_before_anything_is_made(fre
 def test_an_image_tag_missing_from_the_repository_exits_6(fresh_moto, tmp_path):
     fresh_moto.ecr.create_repository(repositoryName="shared-images")
     params = tmp_path / "params.json"
-    params.write_text(json.dumps({**json.loads(EXAMPLE.read_text()),
-                                  "ImageRepositoryName": "shared-images"}))  # fmt: skip
+    params.write_text(
+        json.dumps({**json.loads(EXAMPLE.read_text()), "ImageRepositoryName": "shared-images"})
+    )
     result = run("--parameters", str(params), "--image-tag", "b" * 40, env=fresh_moto.env)
     assert result.returncode == 6
     assert result.stderr.splitlines() == [

@@ -139,8 +139,9 @@ def test_an_sso_profile_without_a_login_exits_3(no_aws, tmp_path):
 
 
 def test_a_malformed_region_from_the_environment_exits_2(no_aws, tmp_path):
-    result = release("--no-build", "--tag", TAG, env={**no_aws, "AWS_REGION": "us_east_1"},
-                     path=tmp_path)  # fmt: skip
+    result = release(
+        "--no-build", "--tag", TAG, env={**no_aws, "AWS_REGION": "us_east_1"}, path=tmp_path
+    )
     assert result.returncode == ExitCode.USAGE, result.stderr
     assert one_line_error(result).startswith("invalid AWS region 'us_east_1' (from AWS_REGION")
 
@@ -179,8 +180,9 @@ def not_aws(request):
 
 
 def test_an_answer_that_is_not_aws_exits_3(no_aws, not_aws, tmp_path):
-    result = release("--no-build", "--tag", TAG, env={**no_aws, "AWS_ENDPOINT_URL": not_aws},
-                     path=tmp_path)  # fmt: skip
+    result = release(
+        "--no-build", "--tag", TAG, env={**no_aws, "AWS_ENDPOINT_URL": not_aws}, path=tmp_path
+    )
     assert result.returncode == ExitCode.PREREQUISITE, result.stderr
     assert one_line_error(result) == (
         "the AWS endpoint answered with something that is not an AWS response (a proxy or "

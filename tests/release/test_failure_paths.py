@@ -563,21 +563,38 @@ def test_an_alarm_rollback_is_told_apart_from_the_circuit_breaker_and_exits_15(c
     root = {"physical": ROOT_ID}
     with Stubber(cfn) as cfn_stub, Stubber(ecs) as ecs_stub:
         cfn_stub.add_response(*describe("UPDATE_ROLLBACK_IN_PROGRESS"))
-        cfn_stub.add_response(*root_events(event("r1", 1, "predict-api", "UPDATE_IN_PROGRESS",
-                                                 **root), BASELINE))  # fmt: skip
+        cfn_stub.add_response(
+            *root_events(event("r1", 1, "predict-api", "UPDATE_IN_PROGRESS", **root), BASELINE)
+        )
         cfn_stub.add_response(*describe("UPDATE_ROLLBACK_COMPLETE"))
-        cfn_stub.add_response(*root_events(event("r2", 9, "predict-api",
-                                                 "UPDATE_ROLLBACK_COMPLETE", **root)))  # fmt: skip
+        cfn_stub.add_response(
+            *root_events(event("r2", 9, "predict-api", "UPDATE_ROLLBACK_COMPLETE", **root))
+        )
         params = {"cluster": "predict-api", "services": ["predict-api"]}
-        ecs_stub.add_response("describe_services", alarmed_services(
-            deployment("PRIMARY", 7, "IN_PROGRESS", 2, 0),
-            deployment("ACTIVE", 6, "COMPLETED", 2, 0),
-            events=[("s1", "(service predict-api) has started 2 tasks")]), params)  # fmt: skip
-        ecs_stub.add_response("describe_services", alarmed_services(
-            deployment("PRIMARY", 6, "IN_PROGRESS", 2, 0),
-            deployment("ACTIVE", 7, "FAILED", 0, 0, reason="ECS deployment ecs-svc/7 failed."),
-            events=[("s2", "(service predict-api) (deployment ecs-svc/7) deployment failed: "
-                     "alarm detected.")]), params)  # fmt: skip
+        ecs_stub.add_response(
+            "describe_services",
+            alarmed_services(
+                deployment("PRIMARY", 7, "IN_PROGRESS", 2, 0),
+                deployment("ACTIVE", 6, "COMPLETED", 2, 0),
+                events=[("s1", "(service predict-api) has started 2 tasks")],
+            ),
+            params,
+        )
+        ecs_stub.add_response(
+            "describe_services",
+            alarmed_services(
+                deployment("PRIMARY", 6, "IN_PROGRESS", 2, 0),
+                deployment("ACTIVE", 7, "FAILED", 0, 0, reason="ECS deployment ecs-svc/7 failed."),
+                events=[
+                    (
+                        "s2",
+                        "(service predict-api) (deployment ecs-svc/7) deployment failed: "
+                        "alarm detected.",
+                    )
+                ],
+            ),
+            params,
+        )
         with pytest.raises(ReleaseError) as raised:
             wait_for_update(
                 cfn,
@@ -601,8 +618,9 @@ def test_rollout_read_errors_are_said_once_and_the_release_carries_on(capsys):
     watcher = RolloutWatcher(ecs=ecs, cluster="predict-api", service="predict-api")
     with Stubber(ecs) as stub:
         for code in ("AccessDeniedException", "AccessDeniedException", "ThrottlingException"):
-            stub.add_client_error("describe_services", service_error_code=code,
-                                  service_message="nope")  # fmt: skip
+            stub.add_client_error(
+                "describe_services", service_error_code=code, service_message="nope"
+            )
         stub.add_client_error("describe_services", service_error_code="ServiceNotFoundException")
         lines = [line for _ in range(4) for line in watcher.poll()]
     assert lines == [
@@ -642,9 +660,13 @@ def test_the_scan_is_awaited_with_progress_and_critical_findings_exit_14():
     with Stubber(ecr) as stub:
         stub.add_response("describe_image_scan_findings", scan_findings({}, "IN_PROGRESS"))
         stub.add_response("describe_image_scan_findings", scan_findings({}, "IN_PROGRESS"))
-        stub.add_response("describe_image_scan_findings", scan_findings(
-            {"CRITICAL": 2, "HIGH": 1}, findings=[("CVE-2026-0001", "CRITICAL"),
-                                                  ("CVE-2026-0002", "HIGH")]))  # fmt: skip
+        stub.add_response(
+            "describe_image_scan_findings",
+            scan_findings(
+                {"CRITICAL": 2, "HIGH": 1},
+                findings=[("CVE-2026-0001", "CRITICAL"), ("CVE-2026-0002", "HIGH")],
+            ),
+        )
         with pytest.raises(ReleaseError) as raised:
             scan.check(ecr, "predict-api", NEW, Reporter(out), Deadline(600, clock), False)
     assert raised.value.code == ExitCode.CRITICAL_FINDINGS == 14
@@ -667,8 +689,9 @@ def test_a_scan_still_running_at_the_timeout_exits_11():
         for _ in range(3):
             stub.add_response("describe_image_scan_findings", scan_findings({}, "IN_PROGRESS"))
         with pytest.raises(ReleaseError) as raised:
-            scan.check(ecr, "predict-api", NEW, Reporter(io.StringIO()),
-                       Deadline(15, FakeClock()), False)  # fmt: skip
+            scan.check(
+                ecr, "predict-api", NEW, Reporter(io.StringIO()), Deadline(15, FakeClock()), False
+            )
     assert raised.value.code == ExitCode.TIMEOUT
     assert raised.value.message.startswith(
         f"--timeout 15 s reached: the ECR scan of {NEW} is still IN_PROGRESS; nothing was deployed"
@@ -706,3 +729,23 @@ def test_ctrl_c_after_the_update_started_says_it_carries_on(monkeypatch, capsys)
         "CloudFormation; keep watching with `aws cloudformation describe-stack-events "
         "--stack-name predict-api`"
     ]
+
+
+def test_a_scan_that_cannot_be_read_is_refused_not_skipped():
+    ecr = client("ecr")
+    with Stubber(ecr) as stub:
+        stub.add_client_error(
+            "describe_image_scan_findings",
+            service_error_code="AccessDeniedException",
+            service_message="no",
+        )
+        with pytest.raises(ReleaseError) as raised:
+            scan.check(
+                ecr, "predict-api", NEW, Reporter(io.StringIO()), Deadline(60, FakeClock()), False
+            )
+    assert raised.value.code == ExitCode.PREREQUISITE
+    assert raised.value.message == (
+        f"cannot read the ECR scan of {NEW} (AccessDeniedException: no): allow "
+        "ecr:DescribeImageScanFindings on the repository, or pass --allow-critical-findings to "
+        "deploy it unchecked"
+    )

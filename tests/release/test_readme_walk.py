@@ -55,17 +55,41 @@ def stand_in_root(health_url: str) -> str:
         "AWSTemplateFormatVersion": "2010-09-09",
         "Parameters": root["Parameters"],
         "Resources": {
-            "Repository": {"Type": "AWS::ECR::Repository",
-                           "Properties": {"RepositoryName": "predict-api"}},
+            "Repository": {
+                "Type": "AWS::ECR::Repository",
+                "Properties": {"RepositoryName": "predict-api"},
+            },
             "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": "predict-api"}},
-            "TaskDefinition": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
-                "Family": "predict-api",
-                "ContainerDefinitions": [{"Name": "app", "Memory": 512, "Image": {"Fn::Join": [
-                    ":", [{"Fn::GetAtt": ["Repository", "RepositoryUri"]}, {"Ref": "ImageTag"}]]}}],
-            }},
-            "Service": {"Type": "AWS::ECS::Service", "Properties": {
-                "Cluster": {"Ref": "Cluster"}, "ServiceName": "predict-api",
-                "TaskDefinition": {"Ref": "TaskDefinition"}, "DesiredCount": 2}},
+            "TaskDefinition": {
+                "Type": "AWS::ECS::TaskDefinition",
+                "Properties": {
+                    "Family": "predict-api",
+                    "ContainerDefinitions": [
+                        {
+                            "Name": "app",
+                            "Memory": 512,
+                            "Image": {
+                                "Fn::Join": [
+                                    ":",
+                                    [
+                                        {"Fn::GetAtt": ["Repository", "RepositoryUri"]},
+                                        {"Ref": "ImageTag"},
+                                    ],
+                                ]
+                            },
+                        }
+                    ],
+                },
+            },
+            "Service": {
+                "Type": "AWS::ECS::Service",
+                "Properties": {
+                    "Cluster": {"Ref": "Cluster"},
+                    "ServiceName": "predict-api",
+                    "TaskDefinition": {"Ref": "TaskDefinition"},
+                    "DesiredCount": 2,
+                },
+            },
         },
         "Outputs": {
             "RepositoryUri": {"Value": {"Fn::GetAtt": ["Repository", "RepositoryUri"]}},
@@ -74,7 +98,7 @@ def stand_in_root(health_url: str) -> str:
             "ServiceName": {"Value": {"Fn::GetAtt": ["Service", "Name"]}},
             "ServiceUrl": {"Value": health_url},
         },
-    }  # fmt: skip
+    }
     return json.dumps(template, indent=1)
 
 
@@ -101,11 +125,24 @@ boto3.session.Session.__init__ = _init_and_play
 
 def fresh_copy(destination: Path) -> None:
     """What a clone of this work tree holds: tracked and untracked-but-not-ignored files."""
-    listed = subprocess.run(
-        ["git", "-C", str(REPO_ROOT), "ls-files", "-z", "--cached", "--others",
-         "--exclude-standard"],
-        capture_output=True, check=True,
-    ).stdout.decode().split("\0")  # fmt: skip
+    listed = (
+        subprocess.run(
+            [
+                "git",
+                "-C",
+                str(REPO_ROOT),
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+            ],
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = REPO_ROOT / name
         if source.is_file():
@@ -130,9 +167,10 @@ def test_deploy_to_your_account_steps_1_to_3_as_written(aws_env, health_server, 
     bin_dir = tmp_path / "bin"  # podman stands in for the builder; its push lands in moto
     bin_dir.mkdir()
     (bin_dir / "podman").write_text(
-        FAKE_PODMAN.format(bash=BASH, log=tmp_path / "podman.log", root=REPO_ROOT,
-                           python=sys.executable)
-    )  # fmt: skip
+        FAKE_PODMAN.format(
+            bash=BASH, log=tmp_path / "podman.log", root=REPO_ROOT, python=sys.executable
+        )
+    )
     (bin_dir / "podman").chmod(0o755)
     hooks = tmp_path / "hooks"
     hooks.mkdir()
@@ -162,12 +200,18 @@ def test_deploy_to_your_account_steps_1_to_3_as_written(aws_env, health_server, 
     }
     env.pop("CONTAINER_BUILDER", None)
     result = subprocess.run(
-        [BASH, "-c", script], cwd=clone, env=env, capture_output=True, text=True, timeout=600,
+        [BASH, "-c", script],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
         check=False,
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
-    sha = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True,
-                         text=True, check=True).stdout.strip()  # fmt: skip
+    sha = subprocess.run(
+        ["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert f"==> released {sha} to stack {STACK}" in result.stdout
     assert health_server.hits == ["/health"]
     found = boto3.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
