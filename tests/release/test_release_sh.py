@@ -270,7 +270,7 @@ def test_a_full_run_builds_pushes_and_refuses_to_report_success_moto_cannot_give
     stand_in_stack, release_repo, tool_bin, tmp_path
 ):
     """Build, ECR login (token on stdin), tag, push, change set, execute: all real against moto.
-    moto then leaves the ECS service on the old image (FIELD-NOTES §2), so verification fails
+    moto then leaves the ECS service on the old image, so verification fails
     with exit 12: the wrapper never claims a release it cannot prove."""
     repo, sha = release_repo
     log = tmp_path / "podman.log"
