@@ -287,6 +287,11 @@ if [ "$mode" = dry-run ]; then
     fi
   else
     echo "deploy-infra: dry run: no changes"
+    # The CLI leaves its empty change set behind (FAILED, "didn't contain changes"): delete it.
+    for empty in $("${AWS[@]}" cloudformation list-change-sets --stack-name "$stack_name" \
+      --output text --query "Summaries[?Status=='FAILED' && starts_with(ChangeSetName, 'awscli-cloudformation-package-deploy-')].ChangeSetId"); do
+      "${AWS[@]}" cloudformation delete-change-set --change-set-name "$empty"
+    done
   fi
   printf 'deploy-infra: would run:'; printf ' %q' "${deploy[@]}"; echo
   exit 0
