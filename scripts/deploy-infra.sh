@@ -23,11 +23,19 @@ usage: scripts/deploy-infra.sh --parameters FILE [options]
   --image-tag SHA         deploy this image instead of keeping the deployed one (first service creation
                           by an administrator; releases normally set it through scripts/release.sh):
                           the full 40-hex commit SHA the image was pushed with; a short SHA is
-                          resolved to the full one when this repository has that commit
-  --dry-run               create the bucket and package, then print the deploy command instead of running it
+                          resolved to the full one when this repository has that commit; the tag
+                          must be in the stack's ECR repository (checked first: exit 6)
+  --dry-run               create the bucket and package, then show what would change (a change set,
+                          deleted again) and the deploy command, without deploying
   --package-only DIR      create the bucket and package into DIR/cloudformation/root.yaml, copy .taskcat.yml
                           next to it (for `taskcat test run`), do not deploy
   -h, --help              this help
+
+If the account already has the GitHub OIDC provider and the parameters leave
+ExistingOidcProviderArn empty, a new stack reuses that provider (one per account and URL).
+
+Exit codes: 0 deployed (or dry run shown), 2 bad input or AWS unreachable, 6 --image-tag not in ECR,
+other: the AWS CLI's own code when a call fails.
 
 Needs the AWS CLI (.venv/bin/aws from `bash scripts/bootstrap.sh dev`, or aws on PATH) and credentials
 allowed to create the stack's resources (IAM roles, VPC, ECS, ELB, CloudWatch, ECR, S3).
@@ -35,6 +43,7 @@ USAGE
 }
 
 die() { echo "deploy-infra: $*" >&2; exit 2; }
+die_code() { local code=$1; shift; echo "deploy-infra: $*" >&2; exit "$code"; }
 
 stack_name=predict-api
 region=${AWS_REGION:-${AWS_DEFAULT_REGION:-}}
@@ -154,11 +163,62 @@ if [ -n "$region" ]; then AWS+=(--region "$region"); else
   AWS+=(--region "$region")
 fi
 
-account=$("${AWS[@]}" sts get-caller-identity --query Account --output text 2>&1) \
-  || die "cannot reach AWS with the current credentials: $account"
+identity=$("${AWS[@]}" sts get-caller-identity --query '[Account,Arn]' --output text 2>&1) \
+  || die "cannot reach AWS with the current credentials: $identity"
+read -r account caller_arn <<<"$identity"
+partition=$(cut -d: -f2 <<<"$caller_arn")  # aws, aws-cn, aws-us-gov: ARNs below use it
+[ -n "$partition" ] || partition=aws
 if [ -z "$bucket" ]; then
   bucket=$(printf '%s-artifacts-%s-%s' "$stack_name" "$account" "$region" | tr '[:upper:]' '[:lower:]')
   [ ${#bucket} -le 63 ] || die "default bucket name '$bucket' is longer than 63 characters; pass --artifacts-bucket"
+fi
+
+# What the stack holds now (nothing for a new stack): its repository and OIDC parameter.
+stack_json=$("${AWS[@]}" cloudformation describe-stacks --stack-name "$stack_name" \
+  --query 'Stacks[0].{o:Outputs,p:Parameters}' --output json 2>/dev/null || echo null)
+stack_value() {  # stack_value o|p KEY: an output or parameter of the existing stack, or ""
+  "$PYTHON" -c '
+import json, sys
+data = json.loads(sys.argv[1]) or {}
+kind, key = sys.argv[2], sys.argv[3]
+field = ("OutputKey", "OutputValue") if kind == "o" else ("ParameterKey", "ParameterValue")
+print(next((i.get(field[1], "") for i in data.get(kind) or [] if i.get(field[0]) == key), ""))
+' "$stack_json" "$1" "$2"
+}
+file_value() {  # file_value KEY: the value the parameters file gives (after parsing), or ""
+  local item
+  for item in "${overrides[@]}"; do
+    if [ "${item%%=*}" = "$1" ]; then printf '%s' "${item#*=}"; fi
+  done
+}
+
+# A tag that is not in ECR would start a long update whose tasks never pull: refuse it now.
+if $image_tag_given; then
+  repository=$(file_value ImageRepositoryName)
+  [ -n "$repository" ] || repository=$(stack_value o RepositoryName)
+  if [ -z "$repository" ]; then
+    die_code 6 "image tag $image_tag_override cannot be in ECR yet: stack $stack_name has no repository; deploy without --image-tag first, then release (README, Deploy to your account)"
+  fi
+  if ! "${AWS[@]}" ecr describe-images --repository-name "$repository" \
+    --image-ids "imageTag=$image_tag_override" >/dev/null 2>&1; then
+    die_code 6 "image tag $image_tag_override is not in ECR repository $repository; push it first (scripts/release.sh builds and pushes)"
+  fi
+fi
+
+# One GitHub OIDC provider per account: reuse an existing one (a second create fails and rolls
+# back), unless this stack created it itself (its parameter is empty then, and stays so).
+if [ -z "$(file_value ExistingOidcProviderArn)" ] &&
+  { [ "$stack_json" = null ] || [ -n "$(stack_value p ExistingOidcProviderArn)" ]; }; then
+  provider=$("${AWS[@]}" iam list-open-id-connect-providers --output text \
+    --query "OpenIDConnectProviderList[?ends_with(Arn, '/token.actions.githubusercontent.com')].Arn | [0]" 2>/dev/null || true)
+  if [ -n "$provider" ] && [ "$provider" != None ]; then
+    echo "deploy-infra: the account already has the GitHub OIDC provider $provider: passing ExistingOidcProviderArn to reuse it"
+    kept=()
+    for item in "${overrides[@]}"; do
+      [ "${item%%=*}" = ExistingOidcProviderArn ] || kept+=("$item")
+    done
+    overrides=("${kept[@]}" "ExistingOidcProviderArn=$provider")
+  fi
 fi
 
 # The artifacts bucket: versioned (a rollback can re-read older templates), encrypted, never public,
@@ -181,15 +241,26 @@ if [[ ${AWS_ENDPOINT_URL:-} == http://* ]]; then
   # A local plain-HTTP endpoint (moto in the tests) can never satisfy aws:SecureTransport.
   echo "deploy-infra: plain-HTTP AWS_ENDPOINT_URL: not applying the TLS-only bucket policy"
 else
-  "${AWS[@]}" s3api put-bucket-policy --bucket "$bucket" --policy "$(printf '{"Version":"2012-10-17","Statement":[{"Sid":"TlsOnly","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::%s","arn:aws:s3:::%s/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}' "$bucket" "$bucket")"
+  "${AWS[@]}" s3api put-bucket-policy --bucket "$bucket" --policy "$(printf '{"Version":"2012-10-17","Statement":[{"Sid":"TlsOnly","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:%s:s3:::%s","arn:%s:s3:::%s/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}' "$partition" "$bucket" "$partition" "$bucket")"
 fi
 
 # Package: upload the children and rewrite the root's local TemplateURLs to their S3 URLs.
 out_dir=${package_dir:-build/packaged}
 mkdir -p "$out_dir/cloudformation"
 packaged="$out_dir/cloudformation/root.yaml"
-"${AWS[@]}" cloudformation package --template-file cloudformation/root.yaml \
-  --s3-bucket "$bucket" --s3-prefix "$stack_name" --output-template-file "$packaged" >/dev/null
+drop_upload_progress() {  # the AWS CLI's "Uploading to KEY  n / m  (p%)" lines, \r-separated
+  tr '\r' '\n' | grep --line-buffered -v '^Uploading to .*%)$' || [ $? = 1 ]
+}
+package_log=$(mktemp)
+trap 'rm -f "$package_log"' EXIT
+# Its upload progress (carriage-return percentages) would flood the terminal and CI logs: kept
+# aside and shown only if packaging fails.
+if ! "${AWS[@]}" cloudformation package --template-file cloudformation/root.yaml \
+  --s3-bucket "$bucket" --s3-prefix "$stack_name" --output-template-file "$packaged" \
+  >"$package_log" 2>&1; then
+  drop_upload_progress <"$package_log" >&2
+  die "aws cloudformation package failed (output above)"
+fi
 echo "deploy-infra: packaged $packaged (children in s3://$bucket/$stack_name/)"
 
 if [ "$mode" = package ]; then
@@ -214,9 +285,29 @@ deploy=("${AWS[@]}" cloudformation deploy --stack-name "$stack_name" --template-
   --parameter-overrides "${overrides[@]}" "ArtifactsBucketName=$bucket" "${image_tag_override_arg[@]}")
 
 if [ "$mode" = dry-run ]; then
+  # What would change: a change set, shown and deleted again (a new stack's empty shell too).
+  created=$("${deploy[@]}" --no-execute-changeset 2>&1) || die "could not create a change set: $created"
+  change_set=$(grep -o 'arn:[^ ]*:changeSet/[^ ]*' <<<"$created" | head -n 1 || true)
+  if [ -n "$change_set" ]; then
+    echo "deploy-infra: dry run: what would change"
+    "${AWS[@]}" cloudformation describe-change-set --change-set-name "$change_set" --output table \
+      --query 'Changes[].ResourceChange.[Action,LogicalResourceId,ResourceType,Replacement]'
+    "${AWS[@]}" cloudformation delete-change-set --change-set-name "$change_set"
+    if [ "$stack_json" = null ]; then
+      "${AWS[@]}" cloudformation delete-stack --stack-name "$stack_name"  # REVIEW_IN_PROGRESS shell
+    fi
+  else
+    echo "deploy-infra: dry run: no changes"
+    # The CLI leaves its empty change set behind (FAILED, "didn't contain changes"): delete it.
+    for empty in $("${AWS[@]}" cloudformation list-change-sets --stack-name "$stack_name" \
+      --output text --query "Summaries[?Status=='FAILED' && starts_with(ChangeSetName, 'awscli-cloudformation-package-deploy-')].ChangeSetId"); do
+      "${AWS[@]}" cloudformation delete-change-set --change-set-name "$empty"
+    done
+  fi
   printf 'deploy-infra: would run:'; printf ' %q' "${deploy[@]}"; echo
   exit 0
 fi
-"${deploy[@]}"
+# Its template upload prints carriage-return progress on stderr: drop that, keep the rest there.
+{ "${deploy[@]}" 2>&1 1>&3 3>&- | drop_upload_progress >&2; } 3>&1
 "${AWS[@]}" cloudformation describe-stacks --stack-name "$stack_name" \
   --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output table

@@ -1,5 +1,5 @@
-"""Command line of the deployer. scripts/release.sh calls it twice: `preflight` before the image
-build (fail fast on credentials and stack state), then `deploy`. Never shows a traceback unless
+"""The release command line (`scripts/release.sh` passes its arguments here unchanged): every
+argument rule lives here and is checked before anything runs. Never shows a traceback unless
 RELEASE_DEBUG=1: every failure is one line on stderr and a documented exit code (errors.py)."""
 
 from __future__ import annotations
@@ -12,25 +12,45 @@ import traceback
 from typing import NoReturn
 from urllib.parse import urlsplit
 
-from release_tool.errors import ExitCode, ReleaseError
+from release_tool.errors import ExitCode, ReleaseError, exit_code_help
+from release_tool.workspace import BUILDERS
 
-TAG_PATTERN = re.compile(r"^[0-9a-f]{7,40}$")  # the root stack's ImageTag AllowedPattern
+SHA_PATTERN = re.compile(r"^[0-9a-f]{7,40}$")  # the root stack's ImageTag AllowedPattern
 STACK_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")  # CloudFormation's own rule
+# Every AWS region name has this shape (us-east-1, us-gov-west-1, cn-north-1, eu-central-2).
+REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 PROG = "release"
+DEFAULT_TIMEOUT = 1800
+
+DESCRIPTION = """\
+Builds the image from HEAD, tags it <RepositoryUri>:<full git SHA> (never 'latest'), pushes it to
+ECR, waits for its ECR scan and refuses CRITICAL findings, then updates the stack through a change
+set that changes only ImageTag (every other parameter keeps its previous value). Shows stack events
+and the ECS rollout while waiting, then verifies: stack UPDATE_COMPLETE, the PRIMARY deployment
+runs the new image, rollout COMPLETED, running = desired, and GET <ServiceUrl>/health answers 200.
+A tag already in ECR is not built again (tags are immutable and name exactly one commit's build)."""
+
+ENVIRONMENT = """\
+environment:
+  CONTAINER_BUILDER  docker, podman or buildah (default: the first that works, in that order)
+  RELEASE_PLATFORM   image platform (default: linux/amd64, what the Fargate task runs)
+  RELEASE_PYTHON     python with boto3 (default: .venv/bin/python, then python3)
+  RELEASE_DEBUG=1    show a traceback on unexpected errors"""
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line instead of usage + message
-        print(f"{PROG}: error: {message} (see scripts/release.sh --help)", file=sys.stderr)
+        print(f"{PROG}: error: {message} (see --help)", file=sys.stderr)
         sys.exit(ExitCode.USAGE)
 
 
-def _tag(value: str) -> str:
-    if not TAG_PATTERN.match(value):
+def _sha(value: str) -> str:
+    lowered = value.lower()  # git prints lowercase; an uppercase SHA names the same commit
+    if not SHA_PATTERN.match(lowered):
         raise argparse.ArgumentTypeError(
-            f"invalid tag {value!r}: expected a git commit SHA, 7 to 40 lowercase hex digits"
+            f"invalid tag {value!r}: expected a git commit SHA, 7 to 40 hex digits"
         )
-    return value
+    return lowered
 
 
 def _stack_name(value: str) -> str:
@@ -41,47 +61,136 @@ def _stack_name(value: str) -> str:
     return value
 
 
-def _health_url(value: str) -> str:
-    try:
-        parts = urlsplit(value)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
-    except ValueError:  # an unclosed [IPv6] host or a port that is not a number
-        ok = False
-    if not ok:
+def _region(value: str) -> str:
+    if not REGION_PATTERN.match(value):
         raise argparse.ArgumentTypeError(
-            f"invalid health URL {value!r}: expected http(s)://HOST[/PATH]"
+            f"invalid region {value!r}: expected a region name such as us-east-1"
         )
     return value
 
 
-def _seconds(value: str) -> float:
+def _health_url(value: str) -> str:
     try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"invalid number of seconds {value!r}")
-    return seconds
+        parts = urlsplit(value)
+        port = parts.port  # raises ValueError when out of range or not a number
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and port != 0
+    except ValueError:  # an unclosed [IPv6] host or a port that is not a valid number
+        ok = False
+    if not ok:
+        raise argparse.ArgumentTypeError(
+            f"invalid health URL {value!r}: expected http(s)://HOST[:PORT][/PATH], PORT 1-65535"
+        )
+    return value
+
+
+def _seconds(value: str) -> int:
+    if not re.fullmatch(r"[1-9][0-9]{0,6}", value):
+        raise argparse.ArgumentTypeError(
+            f"invalid number of seconds {value!r}: a whole number from 1"
+        )
+    return int(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name in ("preflight", "deploy"):
-        command = sub.add_parser(name)
-        command.add_argument("--stack", type=_stack_name, default="predict-api")
-        command.add_argument("--region", default=None)
-    deploy = sub.choices["deploy"]
-    deploy.add_argument("--tag", type=_tag, required=True)
-    deploy.add_argument("--dry-run", action="store_true")
-    deploy.add_argument("--push-image", metavar="LOCAL_IMAGE", default=None)
-    deploy.add_argument("--builder", choices=("docker", "podman", "buildah"), default=None)
-    deploy.add_argument("--timeout", type=_seconds, default=1800.0)
-    deploy.add_argument("--health-url", type=_health_url, default=None)
+    parser = _Parser(
+        prog="scripts/release.sh",
+        description=DESCRIPTION,
+        epilog=f"{ENVIRONMENT}\n\nexit codes:\n{exit_code_help()}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add(
+        "--stack",
+        type=_stack_name,
+        default="predict-api",
+        help="root stack name (default: %(default)s)",
+    )
+    add(
+        "--region",
+        type=_region,
+        default=None,
+        help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / your profile)",
+    )
+    add(
+        "--tag",
+        type=_sha,
+        default=None,
+        metavar="SHA",
+        help="deploy this existing ECR tag instead of HEAD's; needs --no-build; a short SHA is "
+        "resolved with git inside this repository",
+    )
+    add(
+        "--no-build",
+        dest="build",
+        action="store_false",
+        help="do not build or push; the tag (HEAD's SHA by default) must be in ECR",
+    )
+    add(
+        "--image",
+        default=None,
+        metavar="REF",
+        help="push this local image (already built and tested, e.g. by CI) as HEAD's SHA instead "
+        "of building; its org.opencontainers.image.revision label must be HEAD's SHA",
+    )
+    add(
+        "--dry-run",
+        action="store_true",
+        help="build (unless the tag is in ECR), push nothing; create the change set, print it, "
+        "delete it; nothing is executed",
+    )
+    add(
+        "--allow-dirty",
+        action="store_true",
+        help="with --dry-run only: build a work tree with uncommitted changes as a local image "
+        "(<sha>-dirty); a dirty build is never pushed, so a commit's tag always holds that commit",
+    )
+    add(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="bound on everything after the build: push, scan, change set, update, verification, "
+        "health check (default: %(default)s); when reached: exit 11, the update carries on",
+    )
+    add(
+        "--health-url",
+        type=_health_url,
+        default=None,
+        metavar="URL",
+        help="check this URL instead of <ServiceUrl>/health (e.g. your domain when the load "
+        "balancer has a certificate for it)",
+    )
+    add(
+        "--allow-critical-findings",
+        action="store_true",
+        help="deploy even if the image's ECR scan has CRITICAL findings",
+    )
     return parser
 
 
-def _fail(code: int, message: str, details: list[str] | None = None) -> int:
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.tag and args.build:
+        parser.error(
+            "--tag needs --no-build: a built image is always tagged with HEAD's commit SHA"
+        )
+    if args.image and (args.tag or not args.build or args.allow_dirty):
+        parser.error(
+            "--image pushes HEAD's build: it goes with neither --tag, --no-build nor --allow-dirty"
+        )
+    if args.allow_dirty and not args.dry_run:
+        parser.error(
+            "--allow-dirty needs --dry-run: a dirty build is never pushed (its tag would name a "
+            "commit whose content it does not hold)"
+        )
+    builder = os.environ.get("CONTAINER_BUILDER", "")
+    if builder and builder not in BUILDERS:
+        parser.error(f"CONTAINER_BUILDER must be docker, podman or buildah, got {builder!r}")
+    return args
+
+
+def fail(code: int, message: str, details: list[str] | None = None) -> int:
     for line in details or []:
         print(f"    {line}", file=sys.stderr)
     print(f"{PROG}: error: {message}", file=sys.stderr)
@@ -91,71 +200,29 @@ def _fail(code: int, message: str, details: list[str] | None = None) -> int:
 
 
 def main(argv: list[str] | None = None, session: object | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     try:
-        import boto3  # the deploy extra; deliberately absent from the runtime image
+        import boto3  # noqa: F401 - the deploy extra; deliberately absent from the runtime image
     except ImportError:
-        return _fail(
+        return fail(
             ExitCode.PREREQUISITE,
-            "boto3 is not installed: run `bash scripts/bootstrap.sh dev` (or pip install boto3)",
+            "boto3 is not installed: run `bash scripts/bootstrap.sh dev` (or pip install boto3), "
+            "or set RELEASE_PYTHON to a python that has it",
         )
-    from botocore.exceptions import (
-        BotoCoreError,
-        ClientError,
-        NoCredentialsError,
-        NoRegionError,
-    )
-    from botocore.exceptions import ConnectionError as AwsConnectionError
+    from release_tool import aws_errors, release
 
-    from release_tool import release
-    from release_tool.output import Reporter
-
-    reporter = Reporter()
+    state = release.State(stack_name=args.stack)
     try:
-        region = args.region or os.environ.get("AWS_REGION")  # botocore reads AWS_DEFAULT_REGION
-        clients = release.Clients.from_session(session or boto3.session.Session(), region)
-        if args.command == "preflight":
-            release.preflight(clients, args.stack, reporter)
-            return ExitCode.OK
-        options = release.Options(
-            stack_name=args.stack,
-            tag=args.tag,
-            dry_run=args.dry_run,
-            local_image=args.push_image,
-            builder=args.builder,
-            timeout=args.timeout,
-            poll_interval=float(os.environ.get("RELEASE_POLL_SECONDS", "5")),
-            health_url=args.health_url,
-        )
-        return int(release.run(clients, options, reporter))
+        return int(release.main(args, state, session))
     except ReleaseError as error:
-        return _fail(error.code, error.message, error.details)
-    except NoCredentialsError:
-        return _fail(ExitCode.PREREQUISITE, "no AWS credentials found")
-    except NoRegionError:
-        return _fail(ExitCode.PREREQUISITE, release.NO_REGION)
-    except AwsConnectionError as error:
-        # Endpoint, connect timeout, proxy or TLS failure: nothing was changed (release.run
-        # reports one after the change set was executed itself, as exit 11). An unknown region
-        # has no endpoint either: its host name does not resolve.
-        return _fail(
-            ExitCode.PREREQUISITE,
-            f"cannot reach AWS: {error}: check --region (or AWS_REGION), the network or proxy, "
-            "and AWS_ENDPOINT_URL if set",
-        )
-    except ClientError as error:
-        err = error.response.get("Error", {})
-        operation = getattr(error, "operation_name", "AWS call")
-        return _fail(ExitCode.ERROR, f"{operation} failed: {err.get('Code')}: {err.get('Message')}")
-    except BotoCoreError as error:
-        return _fail(ExitCode.ERROR, f"AWS SDK error: {error}")
+        return fail(error.code, error.message, error.details)
     except KeyboardInterrupt:
-        return _fail(
-            ExitCode.INTERRUPTED,
-            "interrupted; a stack update already started carries on in CloudFormation",
-        )
+        return fail(ExitCode.INTERRUPTED, state.interrupted_message())
     except Exception as error:  # the promise is: never a traceback
-        return _fail(
+        known = aws_errors.classify(error, state)
+        if known is not None:
+            return fail(known.code, known.message)
+        return fail(
             ExitCode.ERROR,
             f"unexpected {type(error).__name__}: {error} "
             "(a bug; RELEASE_DEBUG=1 shows the traceback)",

@@ -21,6 +21,11 @@ from release_tool.output import Reporter
 NESTED_STACK_TYPE = "AWS::CloudFormation::Stack"
 SERVICE_TYPE = "AWS::ECS::Service"
 SUCCESS = {"UPDATE_COMPLETE"}
+# What ECS says when a deployment alarm fails a rollout: the service event reads
+# "(service NAME) (deployment ecs-svc/ID) deployment failed: alarm detected."
+ALARM_EVENT = "deployment failed: alarm detected"
+ALARM_MARKER = "alarm"
+THROTTLED = {"Throttling", "ThrottlingException", "RequestLimitExceeded"}
 ROLLED_BACK = {"UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED", "UPDATE_FAILED"}
 
 
@@ -30,6 +35,34 @@ class Clock:
 
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+
+
+class Deadline:
+    """--timeout: one bound for everything after the build (push, scan, change set, update,
+    verification, health check), so that a CI job limit above it can be computed."""
+
+    def __init__(self, seconds: float, clock: Clock) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self.end = clock.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.end - self.clock.monotonic())
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, but never past the deadline."""
+        self.clock.sleep(min(seconds, self.remaining()))
+
+    def timed_out(
+        self, message: str, watch: str | None, details: list[str] | None = None
+    ) -> ReleaseError:
+        follow = f"; keep watching with `{watch}`" if watch else ""
+        return ReleaseError(
+            ExitCode.TIMEOUT, f"--timeout {self.seconds:.0f} s reached: {message}{follow}", details
+        )
 
 
 def newest_event_id(cfn: Any, stack_id: str) -> str | None:
@@ -137,6 +170,9 @@ class RolloutWatcher:
     last_lines: list[str] = field(default_factory=list)
     seen_events: set[str] | None = None
     failed_reasons: list[str] = field(default_factory=list)
+    alarm_names: list[str] = field(default_factory=list)
+    alarm_triggered: bool = False
+    errors_said: set[str] = field(default_factory=set)
 
     def follow_arn(self, arn: str) -> None:
         """arn:aws:ecs:REGION:ACCOUNT:service/CLUSTER/NAME -> watch it (first one wins)."""
@@ -149,20 +185,40 @@ class RolloutWatcher:
             return []
         try:
             found = self.ecs.describe_services(cluster=self.cluster, services=[self.service])
-        except ClientError:
-            return []  # the service may not exist yet (first release); the stack events tell why
+        except ClientError as error:
+            return self._say_once(error)
         if not found["services"]:
             return []
         service = found["services"][0]
+        alarms = (service.get("deploymentConfiguration") or {}).get("alarms") or {}
+        if alarms.get("enable"):
+            self.alarm_names = list(alarms.get("alarmNames") or [])
         lines = [self._deployment_line(d) for d in service.get("deployments", [])]
         for deployment in service.get("deployments", []):
             if deployment.get("rolloutState") == "FAILED":
                 reason = deployment.get("rolloutStateReason") or "rollout failed"
+                if ALARM_MARKER in reason.lower():
+                    self.alarm_triggered = True
                 if reason not in self.failed_reasons:
                     self.failed_reasons.append(reason)
         report = [] if lines == self.last_lines else lines
         self.last_lines = lines
         return report + self._new_service_events(service)
+
+    def _say_once(self, error: ClientError) -> list[str]:
+        """The service may not exist yet (first release): silence. Anything else (AccessDenied,
+        throttling) is said once; the release carries on with the stack events."""
+        code = error.response.get("Error", {}).get("Code", "error")
+        if code in ("ServiceNotFoundException", "ClusterNotFoundException"):
+            return []
+        if code in self.errors_said:
+            return []
+        self.errors_said.add(code)
+        message = error.response.get("Error", {}).get("Message", "")
+        return [
+            f"cannot read ECS service {self.service} ({code}: {message}); carrying on without "
+            "the rollout view"
+        ]
 
     @staticmethod
     def _deployment_line(deployment: dict) -> str:
@@ -181,6 +237,8 @@ class RolloutWatcher:
             return []
         fresh = [e for e in events if e["id"] not in self.seen_events]
         self.seen_events.update(e["id"] for e in fresh)
+        if any(ALARM_EVENT in e["message"] for e in fresh):
+            self.alarm_triggered = True
         return [f"ecs event: {e['message']}" for e in reversed(fresh)]
 
 
@@ -189,29 +247,44 @@ def wait_for_update(
     stack: StackWatcher,
     rollout: RolloutWatcher,
     reporter: Reporter,
-    timeout: float,
+    deadline: Deadline,
     poll_interval: float,
-    clock: Clock,
+    stack_name: str,
 ) -> str:
     """Poll until the stack is in a final state: return UPDATE_COMPLETE or raise with reasons."""
-    deadline = clock.monotonic() + timeout
+    throttled = False
     while True:
-        status = cfn.describe_stacks(StackName=stack.root_id)["Stacks"][0]["StackStatus"]
-        for line in stack.poll():
-            reporter.info(line)
+        try:
+            status = cfn.describe_stacks(StackName=stack.root_id)["Stacks"][0]["StackStatus"]
+            for line in stack.poll():
+                reporter.info(line)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in THROTTLED:
+                raise
+            if not throttled:
+                reporter.info("CloudFormation is throttling the event reads; slowing down")
+                throttled = True
+            status = "UPDATE_IN_PROGRESS"
         _follow_services(stack, rollout)
         for line in rollout.poll():
             reporter.info(line)
         if not status.endswith("_IN_PROGRESS"):
             break
-        if clock.monotonic() >= deadline:
-            raise ReleaseError(
-                ExitCode.TIMEOUT,
-                f"stack still {status} after {timeout:.0f} s; CloudFormation carries on: "
-                "watch it in the console or with `aws cloudformation describe-stack-events`",
+        if deadline.expired():
+            raise deadline.timed_out(
+                f"stack still {status}; CloudFormation carries on",
+                f"aws cloudformation describe-stack-events --stack-name {stack_name}",
                 details=_failure_details(stack, rollout),
             )
-        clock.sleep(poll_interval)
+        deadline.sleep(poll_interval * (3 if throttled else 1))
+    if rollout.alarm_triggered:
+        names = ", ".join(rollout.alarm_names) or "(names not readable)"
+        raise ReleaseError(
+            ExitCode.ALARM_ROLLBACK,
+            f"ECS deployment alarm went into ALARM ({names}); ECS rolled the service back to the "
+            f"previous deployment; stack ended in {status}",
+            details=_failure_details(stack, rollout),
+        )
     if rollout.failed_reasons:
         raise ReleaseError(
             ExitCode.CIRCUIT_BREAKER,

@@ -11,8 +11,9 @@ from botocore.exceptions import ClientError
 
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
+from release_tool.progress import Deadline
+from release_tool.workspace import BUILDERS
 
-BUILDERS = ("docker", "podman", "buildah")
 FULL_SHA_LENGTH = 40  # release.sh pushes images tagged with `git rev-parse HEAD`
 
 
@@ -64,6 +65,7 @@ def push(
     repository_uri: str,
     tag: str,
     reporter: Reporter,
+    deadline: Deadline,
     run: Runner = subprocess.run,
 ) -> None:
     """Log the builder in to ECR (password on stdin, never on the command line), tag, push."""
@@ -74,14 +76,21 @@ def push(
     registry = repository_uri.split("/", 1)[0]
     remote = f"{repository_uri}:{tag}"
     reporter.info(f"{builder} login {registry}")
-    _run(run, [builder, "login", "--username", user, "--password-stdin", registry], password)
+    login = [builder, "login", "--username", user, "--password-stdin", registry]
+    _run(run, login, deadline, password)
     reporter.info(f"{builder} tag {local_image} {remote}")
-    _run(run, [builder, "tag", local_image, remote])
+    _run(run, [builder, "tag", local_image, remote], deadline)
     reporter.info(f"{builder} push {remote}")
-    _run(run, [builder, "push", remote], show_output=True)
+    _run(run, [builder, "push", remote], deadline, show_output=True)
 
 
-def _run(run: Runner, argv: list[str], stdin: str | None = None, show_output: bool = False) -> None:
+def _run(
+    run: Runner,
+    argv: list[str],
+    deadline: Deadline,
+    stdin: str | None = None,
+    show_output: bool = False,
+) -> None:
     try:
         result = run(
             argv,
@@ -90,7 +99,13 @@ def _run(run: Runner, argv: list[str], stdin: str | None = None, show_output: bo
             check=False,
             stdout=None if show_output else subprocess.PIPE,
             stderr=None if show_output else subprocess.STDOUT,
+            timeout=max(deadline.remaining(), 1.0),
         )
+    except subprocess.TimeoutExpired:
+        # An unfinished push leaves no tag in ECR (the manifest goes last): nothing half done.
+        raise deadline.timed_out(
+            f"{argv[0]} {argv[1]} did not finish; nothing was deployed", None
+        ) from None
     except OSError as error:
         raise ReleaseError(
             ExitCode.BUILD_OR_PUSH_FAILED, f"{argv[0]} {argv[1]} failed: {error}"

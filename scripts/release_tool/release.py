@@ -1,26 +1,50 @@
-"""The release, step by step: check, (push), change set, execute, watch, verify, health."""
+"""The release, step by step: check, (build), (push), scan, change set, execute, watch, verify,
+health. Everything after the build runs within --timeout (progress.Deadline)."""
 
 from __future__ import annotations
 
+import argparse
+import os
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
-from botocore.exceptions import ConnectionError as AwsConnectionError
+from botocore.parsers import ResponseParserError
 
-from release_tool import health, registry, service, stack
+from release_tool import health, registry, scan, service, stack, workspace
+from release_tool.aws_errors import NO_CREDENTIALS, NO_REGION
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
 from release_tool.progress import (
     Clock,
+    Deadline,
     RolloutWatcher,
     StackWatcher,
     newest_event_id,
     wait_for_update,
 )
 
-NO_REGION = "no AWS region: pass --region or set AWS_REGION (or a region in your AWS profile)"
+LOCAL_IMAGE_NAME = "predict-api"
+
+
+@dataclass
+class State:
+    """How far the release got: what a Ctrl-C or a lost connection must say."""
+
+    stack_name: str
+    pushed: str | None = None
+    update_started: bool = False
+
+    def interrupted_message(self) -> str:
+        if self.update_started:
+            return (
+                "interrupted after the stack update started: it carries on in CloudFormation; "
+                f"keep watching with `aws cloudformation describe-stack-events --stack-name "
+                f"{self.stack_name}`"
+            )
+        pushed = f" (image {self.pushed} is in ECR)" if self.pushed else ""
+        return f"interrupted before any stack update started: the stack is unchanged{pushed}"
 
 
 @dataclass
@@ -47,13 +71,15 @@ class Options:
     stack_name: str
     tag: str
     dry_run: bool = False
-    local_image: str | None = None  # built by release.sh; pushed when set
+    local_image: str | None = None  # built on this machine; pushed when set
     builder: str | None = None
     timeout: float = 1800.0
     poll_interval: float = 5.0
     health_url: str | None = None  # default: <ServiceUrl>/health
     health_attempts: int = 12
     health_delay: float = 10.0
+    allow_critical_findings: bool = False
+    dirty_build: bool = False  # local_image holds uncommitted changes: never pushed
     clock: Clock = field(default_factory=Clock)
 
 
@@ -61,17 +87,15 @@ def check_credentials(clients: Clients, reporter: Reporter) -> dict:
     try:
         identity = clients.sts.get_caller_identity()
     except NoCredentialsError:
-        raise ReleaseError(
-            ExitCode.PREREQUISITE,
-            "no AWS credentials found: set AWS_PROFILE (aws sso login) or AWS_ACCESS_KEY_ID/"
-            "AWS_SECRET_ACCESS_KEY, or run in GitHub Actions with the OIDC role",
-        ) from None
+        raise ReleaseError(ExitCode.PREREQUISITE, NO_CREDENTIALS) from None
     except ClientError as error:
         err = error.response.get("Error", {})
         raise ReleaseError(
             ExitCode.PREREQUISITE,
             f"AWS credentials rejected: {err.get('Code')}: {err.get('Message')}",
         ) from None
+    except (KeyError, TypeError):  # botocore's parser on an HTML page where XML was expected
+        raise ResponseParserError("an HTML or other non-AWS page") from None
     reporter.info(f"AWS account {identity['Account']} as {identity['Arn']}")
     return identity
 
@@ -117,13 +141,86 @@ def preflight(
     return found
 
 
-def run(clients: Clients, options: Options, reporter: Reporter) -> ExitCode:
-    # Checked again after `release.sh` ran `preflight`: the build took minutes; things change.
+def _resolve_tag(args: argparse.Namespace, reporter: Reporter) -> str:
+    if args.tag is None:
+        return workspace.head_sha()  # the full SHA: unambiguous, and equal to GITHUB_SHA in CI
+    if len(args.tag) < 40 and (full := workspace.full_sha(args.tag)):
+        reporter.step(f"--tag {args.tag} is commit {full}")  # images carry the full SHA
+        return full
+    return args.tag
+
+
+def main(args: argparse.Namespace, state: State, session: Any = None) -> ExitCode:
+    """Local checks, preflight, the build when needed, then run() within --timeout."""
+    reporter = Reporter()
+    if args.build or args.tag is None:
+        workspace.require_git()
+    builder = workspace.choose_builder() if args.build else None
+    dirty = args.build and not args.image and workspace.is_dirty()
+    if dirty and not args.allow_dirty:
+        raise ReleaseError(
+            ExitCode.PREREQUISITE,
+            "work tree has uncommitted changes; commit them (a pushed image must be exactly its "
+            "commit's build), or pass --no-build to deploy an image already in ECR",
+        )
+    tag = _resolve_tag(args, reporter)
+    if args.image and (revision := workspace.image_revision(builder, args.image)) != tag:
+        raise ReleaseError(
+            ExitCode.USAGE,
+            f"--image {args.image} was built from {revision or 'an unknown commit'}, "
+            f"not from HEAD ({tag}): its tag would name a commit whose build it is not",
+        )
+    if session is None:
+        import boto3
+
+        session = boto3.session.Session()
+    region = args.region or os.environ.get("AWS_REGION")  # botocore reads AWS_DEFAULT_REGION
+    clients = Clients.from_session(session, region)
+
+    local_image = None
+    if args.build:
+        # Credentials, stack state and the tag in ECR before spending minutes on a build.
+        found = preflight(clients, args.stack, reporter)
+        repository = _repository(found)
+        if not dirty and registry.tag_exists(clients.ecr, repository, tag):
+            reporter.step(f"tag {tag} is already in ECR: not building it again")
+        elif args.image:
+            local_image = args.image  # built and tested before (CI): pushed as it is
+        else:
+            suffix = "-dirty" if dirty else ""  # never pushed: see --allow-dirty
+            local_image = f"{LOCAL_IMAGE_NAME}:{tag}{suffix}"
+            workspace.build(builder, local_image, tag, reporter)
+            if dirty:
+                reporter.info(f"{local_image} is a dirty build: it stays on this machine")
+    options = Options(
+        stack_name=args.stack,
+        tag=tag,
+        dry_run=args.dry_run,
+        local_image=local_image,
+        builder=builder,
+        timeout=args.timeout,
+        poll_interval=float(os.environ.get("RELEASE_POLL_SECONDS", "5")),
+        health_url=args.health_url,
+        allow_critical_findings=args.allow_critical_findings,
+        dirty_build=bool(dirty),
+    )
+    return run(clients, options, reporter, state)
+
+
+def _repository(found: dict) -> str:
+    repository_uri = stack.require_output(found, "RepositoryUri")
+    return stack.outputs(found).get("RepositoryName") or registry.repository_name(repository_uri)
+
+
+def run(
+    clients: Clients, options: Options, reporter: Reporter, state: State | None = None
+) -> ExitCode:
+    state = state or State(stack_name=options.stack_name)
+    deadline = Deadline(options.timeout, options.clock)
+    # Checked again after the preflight before the build: a build takes minutes; things change.
     found = preflight(clients, options.stack_name, reporter)
     repository_uri = stack.require_output(found, "RepositoryUri")
-    repository = stack.outputs(found).get("RepositoryName") or registry.repository_name(
-        repository_uri
-    )
+    repository = _repository(found)
     image = f"{repository_uri}:{options.tag}"
 
     reporter.step(f"image {image}")
@@ -132,6 +229,10 @@ def run(clients: Clients, options: Options, reporter: Reporter) -> ExitCode:
         reporter.info(
             f"tag {options.tag} is already in ECR; not pushing again (tags are immutable)"
         )
+    elif options.local_image and options.dirty_build:
+        if not options.dry_run:  # the argument rules make this unreachable; keep the promise
+            raise ReleaseError(ExitCode.USAGE, "a dirty build is never pushed")
+        reporter.info(f"dry run: {options.local_image} is not pushed (a dirty build never is)")
     elif options.local_image and options.dry_run:
         reporter.info(f"dry run: would push {options.local_image} as {image}")
     elif options.local_image:
@@ -142,12 +243,24 @@ def run(clients: Clients, options: Options, reporter: Reporter) -> ExitCode:
             repository_uri,
             options.tag,
             reporter,
+            deadline,
         )
         registry.require_tag(clients.ecr, repository, options.tag)
+        state.pushed = image
     elif not already_pushed:
         raise registry.missing_tag(repository, options.tag)
     else:
         reporter.info(f"tag {options.tag} found in ECR")
+
+    if already_pushed or state.pushed:
+        scan.check(
+            clients.ecr,
+            repository,
+            options.tag,
+            reporter,
+            deadline,
+            options.allow_critical_findings,
+        )
 
     if stack.parameters(found)[stack.IMAGE_TAG_PARAMETER] == options.tag:
         reporter.step(f"stack already runs ImageTag {options.tag}: no change set needed")
@@ -159,16 +272,19 @@ def run(clients: Clients, options: Options, reporter: Reporter) -> ExitCode:
             stack.describe(clients.cloudformation, found["StackId"]),
             image,
             reporter,
+            deadline,
         )
 
     reporter.step("creating the change set (ImageTag only; every other parameter keeps its value)")
     cfn = clients.cloudformation
     change_set_id = stack.create_change_set(
-        cfn, found, options.tag, stack.change_set_name(options.tag)
+        cfn, found, options.tag, stack.change_set_name(options.tag), deadline, reporter
     )
     if change_set_id is None:
         reporter.info("CloudFormation reports nothing to change")
-        return ExitCode.OK if options.dry_run else _verify(clients, options, found, image, reporter)
+        if options.dry_run:
+            return ExitCode.OK
+        return _verify(clients, options, found, image, reporter, deadline)
     for line in stack.describe_changes(cfn, change_set_id, found, options.tag):
         reporter.info(line)
     if options.dry_run:
@@ -181,33 +297,30 @@ def run(clients: Clients, options: Options, reporter: Reporter) -> ExitCode:
     outputs = stack.outputs(found)
     rollout = RolloutWatcher(clients.ecs, outputs.get("ClusterName"), outputs.get("ServiceName"))
     rollout.poll()  # the state before this release: only changes from here on are printed
+    state.update_started = True  # from here on a lost connection or Ctrl-C leaves it running
     stack.execute_change_set(cfn, change_set_id, options.stack_name, f"release-{uuid.uuid4()}")
-    try:
-        watcher = StackWatcher(cfn, found["StackId"], baseline)
-        wait_for_update(
-            cfn, watcher, rollout, reporter, options.timeout, options.poll_interval, options.clock
-        )
-        updated = stack.describe(cfn, found["StackId"])
-        return _verify(clients, options, updated, image, reporter)
-    except AwsConnectionError as error:
-        # The update is under way: like a timeout, not a missing prerequisite (exit 3).
-        raise ReleaseError(
-            ExitCode.TIMEOUT,
-            f"lost the connection to AWS while watching the release ({error}); the stack update "
-            "carries on in CloudFormation; check it with `aws cloudformation describe-stacks "
-            f"--stack-name {options.stack_name}`",
-        ) from None
+    watcher = StackWatcher(cfn, found["StackId"], baseline)
+    wait_for_update(
+        cfn, watcher, rollout, reporter, deadline, options.poll_interval, options.stack_name
+    )
+    updated = stack.describe(cfn, found["StackId"])
+    return _verify(clients, options, updated, image, reporter, deadline)
 
 
 def _verify(
-    clients: Clients, options: Options, found: dict, image: str, reporter: Reporter
+    clients: Clients,
+    options: Options,
+    found: dict,
+    image: str,
+    reporter: Reporter,
+    deadline: Deadline,
 ) -> ExitCode:
     reporter.step("verifying the ECS service and the health endpoint")
     if found["StackStatus"] not in stack.RELEASABLE:
         raise ReleaseError(ExitCode.VERIFY_FAILED, f"stack is {found['StackStatus']}")
     cluster = stack.require_output(found, "ClusterName")
     service_name = stack.require_output(found, "ServiceName")
-    service.wait_stable(clients.ecs, cluster, service_name, timeout=max(options.timeout / 6, 60))
+    service.wait_stable(clients.ecs, cluster, service_name, deadline)
     deployment = service.verify(clients.ecs, cluster, service_name, image)
     reporter.info(
         f"PRIMARY deployment {deployment.get('id')} runs {image}: rollout "
@@ -217,9 +330,10 @@ def _verify(
     service_url = stack.require_output(found, "ServiceUrl")
     url = health.check(
         options.health_url or service_url.rstrip("/") + "/health",
+        deadline,
+        reporter,
         attempts=options.health_attempts,
         delay=options.health_delay,
-        sleep=options.clock.sleep,
     )
     reporter.info(f"GET {url}: 200 ok")
     reporter.step(f"released {options.tag} to stack {options.stack_name} ({found['StackStatus']})")

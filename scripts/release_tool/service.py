@@ -7,12 +7,13 @@ from typing import Any
 from botocore.exceptions import WaiterError
 
 from release_tool.errors import ExitCode, ReleaseError
+from release_tool.progress import ALARM_MARKER, Deadline
 
 
-def wait_stable(ecs: Any, cluster: str, service: str, timeout: float, delay: int = 5) -> None:
+def wait_stable(ecs: Any, cluster: str, service: str, deadline: Deadline, delay: int = 5) -> None:
     """The services_stable waiter fits here: CloudFormation already waited for the rollout, so
     this normally passes at once; it guards against a deployment that started meanwhile."""
-    attempts = max(1, int(timeout // delay))
+    attempts = max(1, int(deadline.remaining() // delay))
     try:
         ecs.get_waiter("services_stable").wait(
             cluster=cluster,
@@ -21,10 +22,10 @@ def wait_stable(ecs: Any, cluster: str, service: str, timeout: float, delay: int
         )
     except WaiterError as error:
         if "Max attempts exceeded" in str(error):
-            raise ReleaseError(
-                ExitCode.TIMEOUT,
-                f"ECS service {service} not stable after {timeout:.0f} s "
-                "(more than one deployment, or running != desired)",
+            raise deadline.timed_out(
+                f"ECS service {service} not stable yet (more than one deployment, or running !="
+                " desired)",
+                f"aws ecs describe-services --cluster {cluster} --services {service}",
             ) from None
         raise ReleaseError(
             ExitCode.VERIFY_FAILED, f"ECS service {service} is not usable: {error}"
@@ -50,6 +51,11 @@ def verify(ecs: Any, cluster: str, service: str, expected_image: str) -> dict:
             f"PRIMARY deployment runs {', '.join(images) or 'no image'}, expected {expected_image}",
         )
     rollout = deployment.get("rolloutState")
+    reason = deployment.get("rolloutStateReason", "no reason given")
+    if rollout == "FAILED" and ALARM_MARKER in reason.lower():
+        raise ReleaseError(
+            ExitCode.ALARM_ROLLBACK, f"ECS rollout FAILED on a deployment alarm: {reason}"
+        )
     if rollout == "FAILED":
         raise ReleaseError(
             ExitCode.CIRCUIT_BREAKER,

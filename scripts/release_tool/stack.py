@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import ClientError
 
 from release_tool.errors import ExitCode, ReleaseError
+from release_tool.output import Reporter
+from release_tool.progress import Deadline
 
 IMAGE_TAG_PARAMETER = "ImageTag"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
@@ -32,6 +34,7 @@ BROKEN_ADVICE = {
     "UPDATE_FAILED": "an update failed; inspect its events",
     "REVIEW_IN_PROGRESS": "it was never created (only a change set exists); deploy the infra",
 }
+CHANGE_SET_POLL_SECONDS = 3
 NO_CHANGES_MARKERS = ("didn't contain changes", "No updates are to be performed")
 
 
@@ -104,11 +107,11 @@ def change_set_name(tag: str, now: float | None = None) -> str:
     return f"release-{tag[:12]}-{stamp}"
 
 
-def create_change_set(cfn: Any, stack: dict, tag: str, name: str) -> str | None:
+def create_change_set(
+    cfn: Any, stack: dict, tag: str, name: str, deadline: Deadline, reporter: Reporter
+) -> str | None:
     """Create the change set and wait for it; None when CloudFormation sees nothing to change.
-
-    The change_set_create_complete waiter fits here: creation takes seconds and has nothing to show.
-    """
+    A change set that fails, or is not ready within --timeout, is deleted: nothing is left."""
     try:
         change_set_id = cfn.create_change_set(
             StackName=stack["StackName"],
@@ -122,20 +125,28 @@ def create_change_set(cfn: Any, stack: dict, tag: str, name: str) -> str | None:
         )["Id"]
     except ClientError as error:
         raise _busy_or(error, stack["StackName"], ExitCode.CHANGE_SET_FAILED) from None
-    try:
-        cfn.get_waiter("change_set_create_complete").wait(
-            ChangeSetName=change_set_id, WaiterConfig={"Delay": 3, "MaxAttempts": 100}
-        )
-    except WaiterError:
+    shown = None
+    while True:  # not the waiter: it would wait up to 300 s past --timeout, silently
         described = cfn.describe_change_set(ChangeSetName=change_set_id)
-        reason = described.get("StatusReason") or described.get("Status", "unknown")
-        if any(marker in reason for marker in NO_CHANGES_MARKERS):
+        status = described.get("Status", "")
+        if status == "CREATE_COMPLETE":
+            return change_set_id
+        if status == "FAILED":
+            reason = described.get("StatusReason") or status
             delete_change_set(cfn, change_set_id)
-            return None
-        raise ReleaseError(
-            ExitCode.CHANGE_SET_FAILED, f"change set {name} failed: {reason}"
-        ) from None
-    return change_set_id
+            if any(marker in reason for marker in NO_CHANGES_MARKERS):
+                return None
+            raise ReleaseError(ExitCode.CHANGE_SET_FAILED, f"change set {name} failed: {reason}")
+        if status != shown:
+            reporter.info(f"change set {name}: {status}")
+            shown = status
+        if deadline.expired():
+            delete_change_set(cfn, change_set_id)
+            raise deadline.timed_out(
+                f"change set {name} still {status}; deleted it, nothing was changed",
+                f"aws cloudformation describe-stacks --stack-name {stack['StackName']}",
+            )
+        deadline.sleep(CHANGE_SET_POLL_SECONDS)
 
 
 def describe_changes(cfn: Any, change_set_id: str, stack: dict, tag: str) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from types import SimpleNamespace
 
 import boto3
 import pytest
+from cfnlint.decode import cfn_yaml
 
 from tests.conftest import local_aws_environment, reset_moto
 
@@ -41,8 +43,15 @@ def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 def test_help_documents_every_option():
     result = run("--help")
     assert result.returncode == 0
-    for option in ("--parameters", "--stack-name", "--region", "--artifacts-bucket", "--image-tag",
-                   "--dry-run", "--package-only"):  # fmt: skip
+    for option in (
+        "--parameters",
+        "--stack-name",
+        "--region",
+        "--artifacts-bucket",
+        "--image-tag",
+        "--dry-run",
+        "--package-only",
+    ):
         assert option in result.stdout
 
 
@@ -209,8 +218,22 @@ def test_artifacts_bucket_is_versioned_encrypted_and_private(moto_run):
 
 
 @pytest.mark.slow
-def test_package_uploads_the_six_children(moto_run):
-    assert moto_run.s3.list_objects_v2(Bucket=BUCKET, Prefix="predict-api/")["KeyCount"] == 6
+def test_package_uploads_every_child_quietly(moto_run):
+    packaged = cfn_yaml.load(str(REPO_ROOT / "build/packaged/cloudformation/root.yaml"))
+    urls = [
+        resource["Properties"]["TemplateURL"]
+        for resource in packaged["Resources"].values()
+        if resource["Type"] == "AWS::CloudFormation::Stack"
+    ]
+    children = {
+        r["Properties"]["TemplateURL"]
+        for r in load("root.yaml")["Resources"].values()
+        if r["Type"] == "AWS::CloudFormation::Stack"
+    }
+    assert len(urls) == len(children) == 6
+    for url in urls:  # https://s3.../BUCKET/predict-api/HASH.template
+        moto_run.s3.head_object(Bucket=BUCKET, Key=url.split(f"/{BUCKET}/", 1)[1])
+    assert "Uploading to" not in moto_run.result.stdout + moto_run.result.stderr
 
 
 @pytest.mark.slow
@@ -262,3 +285,68 @@ def test_first_infra_deploy_creates_the_stack_without_an_image(moto_run):
     (stack,) = moto_run.cloudformation.describe_stacks(StackName="predict-api-new")["Stacks"]
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
     assert parameters["ImageTag"] == ""  # root.yaml's default: no service until the first release
+
+
+@pytest.fixture
+def fresh_moto(moto_endpoint, tmp_path):
+    """An empty moto account (after the module's run above): a new stack, nothing deployed."""
+    reset_moto(moto_endpoint)
+    env = local_aws_environment(moto_endpoint, tmp_path)
+    session = boto3.Session(
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    clients = {
+        n: session.client(n, endpoint_url=moto_endpoint)
+        for n in ("s3", "cloudformation", "ecr", "iam")
+    }
+    return SimpleNamespace(env=env, **clients)
+
+
+def test_an_image_tag_with_no_repository_yet_exits_6_before_anything_is_made(fresh_moto):
+    result = run("--parameters", str(EXAMPLE), "--image-tag", "a" * 40, env=fresh_moto.env)
+    assert result.returncode == 6
+    assert result.stderr.splitlines() == [
+        f"deploy-infra: image tag {'a' * 40} cannot be in ECR yet: stack predict-api has no "
+        "repository; deploy without --image-tag first, then release (README, Deploy to your "
+        "account)"
+    ]
+    assert fresh_moto.s3.list_buckets()["Buckets"] == []  # not even the artifacts bucket
+
+
+def test_an_image_tag_missing_from_the_repository_exits_6(fresh_moto, tmp_path):
+    fresh_moto.ecr.create_repository(repositoryName="shared-images")
+    params = tmp_path / "params.json"
+    params.write_text(
+        json.dumps({**json.loads(EXAMPLE.read_text()), "ImageRepositoryName": "shared-images"})
+    )
+    result = run("--parameters", str(params), "--image-tag", "b" * 40, env=fresh_moto.env)
+    assert result.returncode == 6
+    assert result.stderr.splitlines() == [
+        f"deploy-infra: image tag {'b' * 40} is not in ECR repository shared-images; push it "
+        "first (scripts/release.sh builds and pushes)"
+    ]
+
+
+@pytest.mark.slow
+def test_an_existing_oidc_provider_is_reused_and_dry_run_shows_what_would_change(fresh_moto):
+    provider = fresh_moto.iam.create_open_id_connect_provider(
+        Url="https://token.actions.githubusercontent.com", ClientIDList=["sts.amazonaws.com"]
+    )["OpenIDConnectProviderArn"]
+    result = run("--parameters", str(EXAMPLE), "--dry-run", env=fresh_moto.env)
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"deploy-infra: the account already has the GitHub OIDC provider {provider}: passing "
+        "ExistingOidcProviderArn to reuse it"
+    ) in result.stdout
+    overrides = _overrides(_deploy_command(result.stdout))
+    assert [o for o in overrides if o.startswith("ExistingOidcProviderArn=")] == [
+        f"ExistingOidcProviderArn={provider}"
+    ]
+    table = result.stdout.split("deploy-infra: dry run: what would change")[1]
+    for child in ("Network", "Registry", "GitHubOidc", "Service", "Monitoring"):
+        assert re.search(rf"\|\s*Add\s*\|\s*{child}\s*\|\s*AWS::CloudFormation::Stack", table)
+    # Nothing left behind: the change set and the new stack's empty shell are deleted.
+    stacks = fresh_moto.cloudformation.list_stacks()["StackSummaries"]
+    assert [s["StackStatus"] for s in stacks] == ["DELETE_COMPLETE"]

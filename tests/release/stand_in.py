@@ -1,6 +1,6 @@
 """The stand-in for the root stack in moto: one template with the contract's parameter and output
-names and real ECR/ECS resources (moto handles single templates well, nested stacks badly:
-FIELD-NOTES §2), plus what moto cannot do itself."""
+names and real ECR/ECS resources (moto 5.2 handles single templates well, nested stacks badly),
+plus what moto cannot do itself."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def put_image(tag: str, repository: str = "predict-api") -> None:
 
 
 def play_cloudformation_for_ecs(session: boto3.session.Session) -> list[str]:
-    """moto's stack update changes parameters but not the resources using them (FIELD-NOTES §2),
+    """moto's stack update changes parameters but not the resources using them,
     and its update_service leaves the PRIMARY deployment on the old task definition. So when the
     deployer executes the change set, do what CloudFormation would: register a task definition
     with the new image and roll the service to it (delete + create gives a fresh PRIMARY)."""
@@ -94,3 +94,15 @@ def play_cloudformation_for_ecs(session: boto3.session.Session) -> list[str]:
 
     session.events.register("after-call.cloudformation.ExecuteChangeSet", after_execute)
     return calls
+
+
+def fill_outputs_moto_leaves_null(session: boto3.session.Session, outputs: dict[str, str]) -> None:
+    """A stack that moto created through a change set (`aws cloudformation deploy`) has null
+    Outputs (moto 5.2): give DescribeStacks the stand-in's outputs, as CloudFormation would."""
+
+    def after_describe(parsed, **_kwargs):
+        for found in parsed.get("Stacks") or []:
+            if not found.get("Outputs"):
+                found["Outputs"] = [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]
+
+    session.events.register("after-call.cloudformation.DescribeStacks", after_describe)

@@ -1,84 +1,24 @@
-"""The deployer's command line refuses bad input and unreachable AWS before any AWS call, with one
-line on stderr and a documented exit code (never exit 1 "unexpected")."""
+"""Bad input and broken AWS configuration, through scripts/release.sh as a user runs it: one line on
+stderr, the documented exit code (2 for a malformed value, 3 for a missing prerequisite), and
+nothing run before it: no build, no AWS call."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
-from botocore.exceptions import ConnectTimeoutError, ProxyConnectionError, SSLError
-from release_tool import cli
 from release_tool.errors import ExitCode
-from release_tool.release import NO_REGION
 
+from tests.release.test_release_sh import BASH, add_fake_podman, one_line_error
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TAG = "b" * 40
-
-
-class NoAwsSession:
-    """Fails the test if the command line gets as far as creating a client."""
-
-    def client(self, *_args, **_kwargs):
-        raise AssertionError("bad input must be refused before any AWS client exists")
-
-
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (
-            ["deploy", "--tag", TAG, "--health-url", "notaurl"],
-            "argument --health-url: invalid health URL 'notaurl': expected http(s)://HOST[/PATH]",
-        ),
-        (
-            ["deploy", "--tag", TAG, "--health-url", "ftp://example.com/health"],
-            "argument --health-url: invalid health URL 'ftp://example.com/health'",
-        ),
-        (
-            ["deploy", "--tag", TAG, "--health-url", "https:///health"],
-            "argument --health-url: invalid health URL 'https:///health'",
-        ),
-        (
-            ["deploy", "--tag", TAG, "--health-url", "http://[::1/health"],
-            "argument --health-url: invalid health URL 'http://[::1/health'",
-        ),
-        (
-            ["preflight", "--stack", "bad name!"],
-            "argument --stack: invalid stack name 'bad name!': a letter, then up to 127 letters",
-        ),
-        (["deploy", "--tag", TAG, "--stack", "-x"], "argument --stack: expected one argument"),
-        (["preflight", "--stack", "a" * 129], "argument --stack: invalid stack name"),
-    ],
-)
-def test_bad_input_exits_2_before_anything_runs(argv, message, capsys):
-    with pytest.raises(SystemExit) as exited:
-        cli.main(argv, session=NoAwsSession())
-    assert exited.value.code == ExitCode.USAGE == 2
-    (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith(f"release: error: {message}")
-
-
-@pytest.mark.parametrize(
-    "url", ["https://api.example.com/health", "http://127.0.0.1:8000/health", "https://[::1]/"]
-)
-def test_good_health_urls_and_stack_names_are_accepted(url):
-    args = cli.build_parser().parse_args(
-        ["deploy", "--tag", TAG, "--health-url", url, "--stack", "Predict-api-2"]
-    )
-    assert (args.health_url, args.stack) == (url, "Predict-api-2")
-
-
-@pytest.fixture
-def offline_aws(monkeypatch, tmp_path):
-    empty = tmp_path / "aws-empty"
-    empty.write_text("")
-    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    return monkeypatch
 
 
 def closed_port() -> int:
@@ -87,51 +27,164 @@ def closed_port() -> int:
         return sock.getsockname()[1]  # closed when the block ends: nothing listens there
 
 
-def test_an_unreachable_endpoint_exits_3_in_one_line(offline_aws, capsys):
-    endpoint = f"http://127.0.0.1:{closed_port()}"
-    offline_aws.setenv("AWS_ENDPOINT_URL", endpoint)
-    code = cli.main(["preflight", "--region", "us-east-1"])
-    assert code == ExitCode.PREREQUISITE == 3
-    err = capsys.readouterr().err
-    assert err.splitlines() == [
-        f'release: error: cannot reach AWS: Could not connect to the endpoint URL: "{endpoint}/":'
-        " check --region (or AWS_REGION), the network or proxy, and AWS_ENDPOINT_URL if set"
-    ]
+def release(*args: str, env: dict[str, str], path: Path) -> subprocess.CompletedProcess:
+    """release.sh with AWS pointed at env only: no ~/.aws, no inherited AWS_* variables."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    clean |= {"PATH": f"{path}:{Path(sys.executable).parent}:/usr/bin:/bin"}
+    clean |= {"RELEASE_PYTHON": sys.executable, "AWS_EC2_METADATA_DISABLED": "true"}
+    clean.pop("CONTAINER_BUILDER", None)
+    return subprocess.run(
+        [BASH, str(REPO_ROOT / "scripts/release.sh"), *args],
+        capture_output=True,
+        text=True,
+        env={**clean, **env},
+        timeout=60,
+        check=False,
+    )
 
 
-def test_no_region_exits_3_in_one_line(offline_aws, capsys):
-    code = cli.main(["preflight"])
-    assert code == ExitCode.PREREQUISITE
-    assert capsys.readouterr().err.splitlines() == [f"release: error: {NO_REGION}"]
-
-
-class UnreachableAwsSession:
-    """Every client raises `error` on its first call, as botocore does when it cannot connect."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-    def client(self, *_args, **_kwargs):
-        return self
-
-    def get_caller_identity(self):
-        raise self.error
+@pytest.fixture
+def no_aws(tmp_path) -> dict[str, str]:
+    """Keys and a region, and an endpoint nobody listens on: any AWS call would fail with 3."""
+    empty = tmp_path / "aws-empty"
+    empty.write_text("")
+    return {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_MAX_ATTEMPTS": "1",
+        "AWS_CONFIG_FILE": str(empty),
+        "AWS_SHARED_CREDENTIALS_FILE": str(empty),
+        "HOME": str(tmp_path),
+    }
 
 
 @pytest.mark.parametrize(
-    "error",
+    ("args", "message"),
     [
-        ConnectTimeoutError(endpoint_url="https://sts.us-east-1.amazonaws.com/"),
-        ProxyConnectionError(proxy_url="http://proxy.internal:3128", error="refused"),
-        SSLError(endpoint_url="https://sts.us-east-1.amazonaws.com/", error="bad certificate"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--stack"], "argument --stack: expected one argument"),
+        (["extra"], "unrecognized arguments: extra"),
+        (["--tag", "abc1234"], "--tag needs --no-build: a built image is always tagged"),
+        (["--no-build", "--tag=latest"], "argument --tag: invalid tag 'latest'"),
+        (["--timeout", "soon"], "argument --timeout: invalid number of seconds 'soon'"),
+        (["--timeout", "0"], "argument --timeout: invalid number of seconds '0'"),
+        (["--stack", "bad name!"], "argument --stack: invalid stack name 'bad name!'"),
+        (["--stack", "9lives"], "argument --stack: invalid stack name '9lives'"),
+        (["--stack", "a" * 129], "argument --stack: invalid stack name"),
+        (["--region", "us_east_1"], "argument --region: invalid region 'us_east_1'"),
+        (["--health-url", "notaurl"], "argument --health-url: invalid health URL 'notaurl'"),
+        (["--health-url=ftp://x/health"], "argument --health-url: invalid health URL 'ftp:"),
+        (["--health-url", "https:///health"], "argument --health-url: invalid health URL"),
+        (["--health-url", "http://h:99999/health"], "invalid health URL 'http://h:99999/health'"),
+        (["--health-url", "http://[::1/health"], "invalid health URL 'http://[::1/health'"),
+        (["--health-url", "http://h:0/"], "invalid health URL 'http://h:0/'"),
+        (["--allow-dirty"], "--allow-dirty needs --dry-run: a dirty build is never pushed"),
     ],
-    ids=type,
 )
-def test_every_kind_of_connection_failure_exits_3_with_its_own_words(error, capsys):
-    # All are botocore ConnectionError; a proxy failure has no endpoint_url to show.
-    code = cli.main(["preflight", "--region", "us-east-1"], session=UnreachableAwsSession(error))
-    assert code == ExitCode.PREREQUISITE == 3
-    assert capsys.readouterr().err.splitlines() == [
-        f"release: error: cannot reach AWS: {error}: check --region (or AWS_REGION), the network "
-        "or proxy, and AWS_ENDPOINT_URL if set"
-    ]
+def test_bad_input_exits_2_before_anything_runs(args, message, no_aws, tmp_path):
+    log = tmp_path / "podman.log"
+    add_fake_podman(tmp_path, log)
+    result = release(*args, env=no_aws, path=tmp_path)
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    line = one_line_error(result)
+    assert message in line
+    assert line.endswith("(see --help)")
+    assert not log.exists()  # no build, no push
+    assert result.stdout == ""  # not even the preflight's first step
+
+
+def test_a_bad_container_builder_exits_2(no_aws, tmp_path):
+    result = release(env={**no_aws, "CONTAINER_BUILDER": "kaniko"}, path=tmp_path)
+    assert result.returncode == ExitCode.USAGE
+    assert "CONTAINER_BUILDER must be docker, podman or buildah, got 'kaniko'" in (
+        one_line_error(result)
+    )
+
+
+def test_help_needs_nothing_and_prints_every_exit_code(tmp_path):
+    result = release("--help", env={}, path=tmp_path)
+    assert result.returncode == 0 and result.stderr == ""
+    table = result.stdout.split("exit codes:\n")[1].splitlines()
+    assert [int(line.split()[0]) for line in table] == [int(code) for code in ExitCode]
+
+
+def test_a_missing_profile_exits_3(no_aws, tmp_path):
+    env = {**no_aws, "AWS_PROFILE": "nosuch"}
+    del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
+    result = release("--no-build", "--tag", TAG, env=env, path=tmp_path)
+    assert result.returncode == ExitCode.PREREQUISITE, result.stderr
+    assert one_line_error(result) == (
+        "AWS profile 'nosuch' (AWS_PROFILE) is not in your AWS config: create it with "
+        "`aws configure --profile nosuch` (or `aws configure sso`), or unset AWS_PROFILE"
+    )
+
+
+def test_an_sso_profile_without_a_login_exits_3(no_aws, tmp_path):
+    config = tmp_path / "sso-config"
+    config.write_text(
+        "[profile work]\nsso_session = corp\nsso_account_id = 123456789012\n"
+        "sso_role_name = Admin\nregion = us-east-1\n"
+        "[sso-session corp]\nsso_start_url = https://example.awsapps.com/start\n"
+        "sso_region = us-east-1\n"
+    )
+    env = {**no_aws, "AWS_PROFILE": "work", "AWS_CONFIG_FILE": str(config)}
+    del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
+    result = release("--no-build", "--tag", TAG, env=env, path=tmp_path)
+    assert result.returncode == ExitCode.PREREQUISITE, result.stderr
+    assert one_line_error(result) == (
+        "no valid AWS SSO login for profile 'work': run `aws sso login --profile work`, then retry"
+    )
+
+
+def test_a_malformed_region_from_the_environment_exits_2(no_aws, tmp_path):
+    result = release(
+        "--no-build", "--tag", TAG, env={**no_aws, "AWS_REGION": "us_east_1"}, path=tmp_path
+    )
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    assert one_line_error(result).startswith("invalid AWS region 'us_east_1' (from AWS_REGION")
+
+
+def test_an_unreachable_endpoint_exits_3(no_aws, tmp_path):
+    result = release("--no-build", "--tag", TAG, env=no_aws, path=tmp_path)
+    assert result.returncode == ExitCode.PREREQUISITE
+    assert one_line_error(result) == (
+        f'cannot reach AWS: Could not connect to the endpoint URL: "{no_aws["AWS_ENDPOINT_URL"]}/":'
+        " check --region (or AWS_REGION), the network or proxy, and AWS_ENDPOINT_URL if set"
+    )
+
+
+@pytest.fixture(params=["Proxy authentication required", "<html><body>Sign in</body></html>"])
+def not_aws(request):
+    """What a captive portal or a misconfigured proxy answers: 200, and not AWS."""
+    body = request.param.encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_answer_that_is_not_aws_exits_3(no_aws, not_aws, tmp_path):
+    result = release(
+        "--no-build", "--tag", TAG, env={**no_aws, "AWS_ENDPOINT_URL": not_aws}, path=tmp_path
+    )
+    assert result.returncode == ExitCode.PREREQUISITE, result.stderr
+    assert one_line_error(result) == (
+        "the AWS endpoint answered with something that is not an AWS response (a proxy or "
+        "captive portal?): check HTTPS_PROXY/HTTP_PROXY and AWS_ENDPOINT_URL"
+    )

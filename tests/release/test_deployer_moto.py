@@ -3,14 +3,16 @@ parameters, progress, and the ECS verification."""
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
 
 import boto3
 import pytest
 from release_tool import registry
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
-from release_tool.progress import Clock
+from release_tool.progress import Clock, Deadline
 from release_tool.release import Clients, Options, preflight, run
 
 from tests.release.stand_in import (
@@ -24,6 +26,7 @@ from tests.release.stand_in import (
 
 REPOSITORY_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/predict-api"  # moto's account
 NO_WAIT = Clock(sleep=lambda _seconds: None)
+LONG = Deadline(600, Clock())
 
 
 def make_session() -> tuple[boto3.session.Session, list[dict]]:
@@ -191,9 +194,8 @@ def test_push_logs_in_with_the_ecr_token_on_stdin_then_tags_and_pushes(stand_in_
         return registry.subprocess.CompletedProcess(argv, 0, stdout="")
 
     uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/predict-api"
-    registry.push(
-        boto3.client("ecr"), "podman", f"predict-api:{NEW_TAG}", uri, NEW_TAG, Reporter(), fake_run
-    )
+    ecr = boto3.client("ecr")
+    registry.push(ecr, "podman", f"predict-api:{NEW_TAG}", uri, NEW_TAG, Reporter(), LONG, fake_run)
     registry.require_tag(boto3.client("ecr"), "predict-api", NEW_TAG)
     login, tag, push = calls
     # moto's token decodes to AWS:<password>; the password goes on stdin, never into argv
@@ -216,8 +218,63 @@ def test_a_failed_push_is_reported_with_the_builders_last_words(stand_in_stack):
         return registry.subprocess.CompletedProcess(argv, 1 if argv[1] == "push" else 0, out)
 
     with pytest.raises(ReleaseError) as raised:
-        registry.push(
-            boto3.client("ecr"), "docker", "x:1", "1.dkr.ecr/r", NEW_TAG, Reporter(), failing_run
-        )
+        ecr = boto3.client("ecr")
+        registry.push(ecr, "docker", "x:1", "1.dkr.ecr/r", NEW_TAG, Reporter(), LONG, failing_run)
     assert raised.value.code == ExitCode.BUILD_OR_PUSH_FAILED
     assert raised.value.message == "docker push failed (exit 1): denied: not authorized"
+
+
+def set_scan_result(endpoint: str, tag: str, counts: dict[str, int]) -> None:
+    """moto's own way to configure DescribeImageScanFindings (its Moto API), after a scan started
+    as scan-on-push starts one."""
+    boto3.client("ecr").start_image_scan(repositoryName="predict-api", imageId={"imageTag": tag})
+    result = {
+        "registryId": "123456789012",
+        "repositoryName": "predict-api",
+        "imageId": {"imageTag": tag},
+        "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed."},
+        "imageScanFindings": {
+            "findingSeverityCounts": counts,
+            "findings": [{"name": "CVE-2026-1234", "severity": "CRITICAL"}],
+        },
+    }
+    body = json.dumps({"results": [result], "region": "us-east-1"}).encode()
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/static/ecr/scan-finding-results", data=body, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+def test_an_image_with_critical_findings_is_not_deployed(stand_in_stack, aws_env, capsys):
+    put_image(NEW_TAG)
+    set_scan_result(aws_env, NEW_TAG, {"CRITICAL": 1, "LOW": 3})
+    session, requests = make_session()
+    with pytest.raises(ReleaseError) as raised:
+        run(Clients.from_session(session, None), options(), Reporter())
+    assert raised.value.code == ExitCode.CRITICAL_FINDINGS
+    assert raised.value.details == ["CRITICAL: CVE-2026-1234"]
+    assert requests == []  # no change set
+    assert stack_parameters()["ImageTag"] == OLD_TAG
+    assert "scan COMPLETE: CRITICAL 1, LOW 3" in capsys.readouterr().out
+
+
+def test_critical_findings_can_be_overridden(stand_in_stack, aws_env, capsys):
+    put_image(NEW_TAG)
+    set_scan_result(aws_env, NEW_TAG, {"CRITICAL": 1})
+    session, requests = make_session()
+    code = run(
+        Clients.from_session(session, None),
+        options(dry_run=True, allow_critical_findings=True),
+        Reporter(),
+    )
+    assert code == ExitCode.OK
+    assert len(requests) == 1
+    assert "--allow-critical-findings: deploying despite 1 CRITICAL" in capsys.readouterr().out
+
+
+def test_an_image_without_a_scan_is_deployed_with_a_note(stand_in_stack, capsys):
+    put_image(NEW_TAG)  # no scan started: moto answers ScanNotFoundException, as AWS does
+    session, _ = make_session()
+    assert run(Clients.from_session(session, None), options(dry_run=True), Reporter()) == 0
+    assert f"no scan result for {NEW_TAG} (ScanNotFoundException" in capsys.readouterr().out

@@ -3,16 +3,17 @@ stack), replayed with botocore's Stubber: real clients, canned AWS answers, no n
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 from botocore.exceptions import ConnectTimeoutError
 from botocore.stub import ANY, Stubber
-from release_tool import cli, stack
+from release_tool import cli, scan, stack
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
-from release_tool.progress import Clock, RolloutWatcher, StackWatcher, wait_for_update
+from release_tool.progress import Clock, Deadline, RolloutWatcher, StackWatcher, wait_for_update
 
 REGION = "us-east-1"
 ROOT_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/predict-api/1111"
@@ -85,9 +86,9 @@ def wait_from_e0(cfn, *, ecs, timeout: int, poll_interval: int, clock) -> None:
         StackWatcher(cfn, ROOT_ID, "e0"),
         RolloutWatcher(ecs=ecs),
         Reporter(),
-        timeout=timeout,
-        poll_interval=poll_interval,
-        clock=clock,
+        Deadline(timeout, clock),
+        poll_interval,
+        "predict-api",
     )
 
 
@@ -300,8 +301,9 @@ def test_a_stuck_update_times_out_with_exit_11():
             wait_from_e0(cfn, ecs=None, timeout=30, poll_interval=10, clock=clock)
         stub.assert_no_pending_responses()
     assert raised.value.code == ExitCode.TIMEOUT == 11
-    assert raised.value.message.startswith(
-        "stack still UPDATE_IN_PROGRESS after 30 s; CloudFormation carries on"
+    assert raised.value.message == (
+        "--timeout 30 s reached: stack still UPDATE_IN_PROGRESS; CloudFormation carries on; keep "
+        "watching with `aws cloudformation describe-stack-events --stack-name predict-api`"
     )
     assert clock.sleeps == [10, 10, 10]
 
@@ -344,7 +346,7 @@ def test_a_busy_or_broken_stack_is_refused_in_one_line(status, code, message, ca
         )
         cfn_stub.add_response("describe_stacks", stack_status(status), {"StackName": "predict-api"})
         session = FakeSession(cloudformation=cfn, sts=sts)
-        code_seen = cli.main(["deploy", "--tag", NEW, "--region", REGION], session=session)
+        code_seen = cli.main(["--no-build", "--tag", NEW, "--region", REGION], session=session)
     assert code_seen == code
     assert capsys.readouterr().err.splitlines() == [f"release: error: {message}"]
 
@@ -377,14 +379,14 @@ def test_a_failed_change_set_exits_8_and_an_empty_one_is_no_change():
     with Stubber(cfn) as stub:
         for reply in (failed, empty):
             stub.add_response("create_change_set", {"Id": "arn:cs", "StackId": ROOT_ID}, None)
-            stub.add_response("describe_change_set", reply, {"ChangeSetName": "arn:cs"})  # waiter
             stub.add_response("describe_change_set", reply, {"ChangeSetName": "arn:cs"})
-        stub.add_response("delete_change_set", {}, {"ChangeSetName": "arn:cs"})
+            stub.add_response("delete_change_set", {}, {"ChangeSetName": "arn:cs"})
+        deadline = Deadline(60, FakeClock())
         with pytest.raises(ReleaseError) as raised:
-            stack.create_change_set(cfn, found, NEW, "release-x")
-        assert stack.create_change_set(cfn, found, NEW, "release-x") is None
+            stack.create_change_set(cfn, found, NEW, "release-x", deadline, Reporter())
+        assert stack.create_change_set(cfn, found, NEW, "release-x", deadline, Reporter()) is None
         stub.assert_no_pending_responses()
-    assert raised.value.code == ExitCode.CHANGE_SET_FAILED
+    assert raised.value.code == ExitCode.CHANGE_SET_FAILED  # and the failed change set is gone
     assert raised.value.message == (
         "change set release-x failed: Parameter 'ImageTag' must match pattern ^([0-9a-f]{7,40})?$"
     )
@@ -398,6 +400,19 @@ class FakeSession:
 
     def client(self, name: str, region_name: str | None = None):
         return self.clients.get(name) or client(name)
+
+
+def scan_findings(counts: dict[str, int], status: str = "COMPLETE", findings=()) -> dict:
+    """describe_image_scan_findings as basic scanning answers it."""
+    return {
+        "repositoryName": "predict-api",
+        "imageId": {"imageTag": NEW},
+        "imageScanStatus": {"status": status, "description": status.lower()},
+        "imageScanFindings": {
+            "findingSeverityCounts": counts,
+            "findings": [{"name": name, "severity": sev} for name, sev in findings],
+        },
+    }
 
 
 def stub_a_release_up_to_execute(stubs: list[Stubber]) -> None:
@@ -421,6 +436,7 @@ def stub_a_release_up_to_execute(stubs: list[Stubber]) -> None:
         {"imageDetails": [{"imageTags": [NEW]}]},
         {"repositoryName": "predict-api", "imageIds": [{"imageTag": NEW}]},
     )
+    ecr_stub.add_response("describe_image_scan_findings", scan_findings({"HIGH": 1}), None)
     cfn_stub.add_response("create_change_set", {"Id": "arn:cs", "StackId": ROOT_ID}, ANY_PARAMS)
     cfn_stub.add_response("describe_change_set", change_set, {"ChangeSetName": "arn:cs"})
     cfn_stub.add_response("describe_change_set", change_set, {"ChangeSetName": "arn:cs"})
@@ -457,7 +473,7 @@ def test_the_command_line_exits_9_after_a_rollback_and_prints_why(monkeypatch, c
         stub.activate()
     session = FakeSession(cloudformation=cfn, ecr=ecr, ecs=ecs, sts=sts)
 
-    code = cli.main(["deploy", "--tag", NEW, "--region", REGION], session=session)
+    code = cli.main(["--no-build", "--tag", NEW, "--region", REGION], session=session)
 
     for stub in stubs:
         stub.assert_no_pending_responses()
@@ -516,7 +532,7 @@ def test_losing_aws_after_the_change_set_was_executed_says_the_update_carries_on
         stub.activate()
     session = FakeSession(cloudformation=cfn, ecr=ecr, ecs=ecs, sts=sts)
 
-    code = cli.main(["deploy", "--tag", NEW, "--region", REGION], session=session)
+    code = cli.main(["--no-build", "--tag", NEW, "--region", REGION], session=session)
 
     for stub in stubs:
         stub.assert_no_pending_responses()
@@ -526,6 +542,210 @@ def test_losing_aws_after_the_change_set_was_executed_says_the_update_carries_on
     assert capsys.readouterr().err.splitlines() == [
         "release: error: lost the connection to AWS while watching the release (Connect timeout"
         ' on endpoint URL: "https://cloudformation.us-east-1.amazonaws.com/"); the stack update'
-        " carries on in CloudFormation; check it with `aws cloudformation describe-stacks"
-        " --stack-name predict-api`"
+        " carries on in CloudFormation; keep watching with `aws cloudformation"
+        " describe-stack-events --stack-name predict-api`"
     ]
+
+
+def alarmed_services(*deployments, events=(), alarms=("predict-api-5xx",)) -> dict:
+    response = services(*deployments, events=events)
+    response["services"][0]["deploymentConfiguration"] = {
+        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+        "alarms": {"alarmNames": list(alarms), "enable": True, "rollback": True},
+    }
+    return response
+
+
+def test_an_alarm_rollback_is_told_apart_from_the_circuit_breaker_and_exits_15(capsys):
+    """ECS reports an alarm-failed rollout in its service events ("(service S) (deployment
+    ecs-svc/ID) deployment failed: alarm detected.") and marks the deployment FAILED."""
+    cfn, ecs = client("cloudformation"), client("ecs")
+    root = {"physical": ROOT_ID}
+    with Stubber(cfn) as cfn_stub, Stubber(ecs) as ecs_stub:
+        cfn_stub.add_response(*describe("UPDATE_ROLLBACK_IN_PROGRESS"))
+        cfn_stub.add_response(
+            *root_events(event("r1", 1, "predict-api", "UPDATE_IN_PROGRESS", **root), BASELINE)
+        )
+        cfn_stub.add_response(*describe("UPDATE_ROLLBACK_COMPLETE"))
+        cfn_stub.add_response(
+            *root_events(event("r2", 9, "predict-api", "UPDATE_ROLLBACK_COMPLETE", **root))
+        )
+        params = {"cluster": "predict-api", "services": ["predict-api"]}
+        ecs_stub.add_response(
+            "describe_services",
+            alarmed_services(
+                deployment("PRIMARY", 7, "IN_PROGRESS", 2, 0),
+                deployment("ACTIVE", 6, "COMPLETED", 2, 0),
+                events=[("s1", "(service predict-api) has started 2 tasks")],
+            ),
+            params,
+        )
+        ecs_stub.add_response(
+            "describe_services",
+            alarmed_services(
+                deployment("PRIMARY", 6, "IN_PROGRESS", 2, 0),
+                deployment("ACTIVE", 7, "FAILED", 0, 0, reason="ECS deployment ecs-svc/7 failed."),
+                events=[
+                    (
+                        "s2",
+                        "(service predict-api) (deployment ecs-svc/7) deployment failed: "
+                        "alarm detected.",
+                    )
+                ],
+            ),
+            params,
+        )
+        with pytest.raises(ReleaseError) as raised:
+            wait_for_update(
+                cfn,
+                StackWatcher(cfn, ROOT_ID, "e0"),
+                RolloutWatcher(ecs=ecs, cluster="predict-api", service="predict-api"),
+                Reporter(),
+                Deadline(600, FakeClock()),
+                5,
+                "predict-api",
+            )
+    assert raised.value.code == ExitCode.ALARM_ROLLBACK == 15
+    assert raised.value.message == (
+        "ECS deployment alarm went into ALARM (predict-api-5xx); ECS rolled the service back to "
+        "the previous deployment; stack ended in UPDATE_ROLLBACK_COMPLETE"
+    )
+    assert "deployment failed: alarm detected." in capsys.readouterr().out
+
+
+def test_rollout_read_errors_are_said_once_and_the_release_carries_on(capsys):
+    ecs = client("ecs")
+    watcher = RolloutWatcher(ecs=ecs, cluster="predict-api", service="predict-api")
+    with Stubber(ecs) as stub:
+        for code in ("AccessDeniedException", "AccessDeniedException", "ThrottlingException"):
+            stub.add_client_error(
+                "describe_services", service_error_code=code, service_message="nope"
+            )
+        stub.add_client_error("describe_services", service_error_code="ServiceNotFoundException")
+        lines = [line for _ in range(4) for line in watcher.poll()]
+    assert lines == [
+        "cannot read ECS service predict-api (AccessDeniedException: nope); carrying on without "
+        "the rollout view",
+        "cannot read ECS service predict-api (ThrottlingException: nope); carrying on without "
+        "the rollout view",
+    ]
+
+
+def test_a_change_set_not_ready_within_the_timeout_is_deleted_and_exits_11():
+    cfn = client("cloudformation")
+    found = stack_status("UPDATE_COMPLETE")["Stacks"][0]
+    pending = {"ChangeSetName": "release-x", "Status": "CREATE_IN_PROGRESS"}
+    clock, out = FakeClock(), io.StringIO()
+    with Stubber(cfn) as stub:
+        stub.add_response("create_change_set", {"Id": "arn:cs", "StackId": ROOT_ID}, None)
+        for _ in range(4):  # at 0, 3, 6 and 7 s of a 7 s timeout
+            stub.add_response("describe_change_set", pending, {"ChangeSetName": "arn:cs"})
+        stub.add_response("delete_change_set", {}, {"ChangeSetName": "arn:cs"})
+        with pytest.raises(ReleaseError) as raised:
+            stack.create_change_set(cfn, found, NEW, "release-x", Deadline(7, clock), Reporter(out))
+        stub.assert_no_pending_responses()  # including the delete: nothing left behind
+    assert raised.value.code == ExitCode.TIMEOUT
+    assert raised.value.message == (
+        "--timeout 7 s reached: change set release-x still CREATE_IN_PROGRESS; deleted it, "
+        "nothing was changed; keep watching with `aws cloudformation describe-stacks "
+        "--stack-name predict-api`"
+    )
+    assert clock.sleeps == [3, 3, 1]
+    assert out.getvalue() == "    change set release-x: CREATE_IN_PROGRESS\n"
+
+
+def test_the_scan_is_awaited_with_progress_and_critical_findings_exit_14():
+    ecr = client("ecr")
+    clock, out = FakeClock(), io.StringIO()
+    with Stubber(ecr) as stub:
+        stub.add_response("describe_image_scan_findings", scan_findings({}, "IN_PROGRESS"))
+        stub.add_response("describe_image_scan_findings", scan_findings({}, "IN_PROGRESS"))
+        stub.add_response(
+            "describe_image_scan_findings",
+            scan_findings(
+                {"CRITICAL": 2, "HIGH": 1},
+                findings=[("CVE-2026-0001", "CRITICAL"), ("CVE-2026-0002", "HIGH")],
+            ),
+        )
+        with pytest.raises(ReleaseError) as raised:
+            scan.check(ecr, "predict-api", NEW, Reporter(out), Deadline(600, clock), False)
+    assert raised.value.code == ExitCode.CRITICAL_FINDINGS == 14
+    assert raised.value.message == (
+        f"image {NEW} has 2 CRITICAL finding(s) in its ECR scan; not deployed: update the "
+        "affected packages and release again, or pass --allow-critical-findings"
+    )
+    assert raised.value.details == ["CRITICAL: CVE-2026-0001"]
+    assert clock.sleeps == [10, 10]
+    assert out.getvalue().splitlines()[1:] == [
+        "    scan IN_PROGRESS; waiting (up to 600 s)",
+        "    scan still IN_PROGRESS",
+        "    scan COMPLETE: CRITICAL 2, HIGH 1",
+    ]
+
+
+def test_a_scan_still_running_at_the_timeout_exits_11():
+    ecr = client("ecr")
+    with Stubber(ecr) as stub:
+        for _ in range(3):
+            stub.add_response("describe_image_scan_findings", scan_findings({}, "IN_PROGRESS"))
+        with pytest.raises(ReleaseError) as raised:
+            scan.check(
+                ecr, "predict-api", NEW, Reporter(io.StringIO()), Deadline(15, FakeClock()), False
+            )
+    assert raised.value.code == ExitCode.TIMEOUT
+    assert raised.value.message.startswith(
+        f"--timeout 15 s reached: the ECR scan of {NEW} is still IN_PROGRESS; nothing was deployed"
+    )
+
+
+def test_ctrl_c_after_the_update_started_says_it_carries_on(monkeypatch, capsys):
+    monkeypatch.setenv("RELEASE_POLL_SECONDS", "0")
+    cfn, ecr, ecs, sts = (client(n) for n in ("cloudformation", "ecr", "ecs", "sts"))
+    stubs = [Stubber(c) for c in (cfn, ecr, ecs, sts)]
+    stub_a_release_up_to_execute(stubs)
+    executed = []
+    cfn.meta.events.register(
+        "after-call.cloudformation.ExecuteChangeSet", lambda **_: executed.append(True)
+    )
+
+    def ctrl_c_once_executed(**_):
+        if executed:
+            raise KeyboardInterrupt
+
+    cfn.meta.events.register(
+        "provide-client-params.cloudformation.DescribeStacks", ctrl_c_once_executed
+    )
+    for stub in stubs:
+        stub.activate()
+    code = cli.main(
+        ["--no-build", "--tag", NEW, "--region", REGION],
+        session=FakeSession(cloudformation=cfn, ecr=ecr, ecs=ecs, sts=sts),
+    )
+    for stub in stubs:
+        stub.deactivate()
+    assert code == ExitCode.INTERRUPTED == 130
+    assert capsys.readouterr().err.splitlines() == [
+        "release: error: interrupted after the stack update started: it carries on in "
+        "CloudFormation; keep watching with `aws cloudformation describe-stack-events "
+        "--stack-name predict-api`"
+    ]
+
+
+def test_a_scan_that_cannot_be_read_is_refused_not_skipped():
+    ecr = client("ecr")
+    with Stubber(ecr) as stub:
+        stub.add_client_error(
+            "describe_image_scan_findings",
+            service_error_code="AccessDeniedException",
+            service_message="no",
+        )
+        with pytest.raises(ReleaseError) as raised:
+            scan.check(
+                ecr, "predict-api", NEW, Reporter(io.StringIO()), Deadline(60, FakeClock()), False
+            )
+    assert raised.value.code == ExitCode.PREREQUISITE
+    assert raised.value.message == (
+        f"cannot read the ECR scan of {NEW} (AccessDeniedException: no): allow "
+        "ecr:DescribeImageScanFindings on the repository, or pass --allow-critical-findings to "
+        "deploy it unchecked"
+    )

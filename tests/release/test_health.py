@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import io
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,29 +15,55 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from release_tool import health
 from release_tool.errors import ExitCode, ReleaseError
+from release_tool.output import Reporter
+from release_tool.progress import Deadline
+
+from tests.release.test_failure_paths import FakeClock
+
+
+def check(url: str, *, attempts: int, delay: float, timeout: float = 600):
+    """health.check with a fake clock; returns (result or error, sleeps, printed lines)."""
+    clock, out = FakeClock(), io.StringIO()
+    try:
+        result = health.check(url, Deadline(timeout, clock), Reporter(out), attempts, delay)
+    except ReleaseError as error:
+        result = error
+    return result, clock.sleeps, out.getvalue().splitlines()
 
 
 def test_a_healthy_service_answers_at_once(health_server):
-    sleeps = []
-    url = health.check(f"{health_server.url}/health", attempts=3, delay=1, sleep=sleeps.append)
-    assert url == f"{health_server.url}/health"
-    assert sleeps == []
+    url = f"{health_server.url}/health"
+    assert check(url, attempts=3, delay=1) == (url, [], [])
 
 
-def test_a_200_without_status_ok_is_not_healthy(health_server):
+def test_a_200_without_status_ok_is_not_healthy_and_each_attempt_is_shown(health_server):
     health_server.body = {"status": "degraded"}
-    sleeps = []
-    with pytest.raises(ReleaseError) as raised:
-        health.check(f"{health_server.url}/health", attempts=3, delay=2, sleep=sleeps.append)
-    assert raised.value.code == ExitCode.HEALTH_FAILED
-    assert raised.value.message.endswith("after 3 attempts: HTTP 200 {'status': 'degraded'}")
+    url = f"{health_server.url}/health"
+    error, sleeps, lines = check(url, attempts=3, delay=2)
+    assert error.code == ExitCode.HEALTH_FAILED
+    assert error.message.endswith("after 3 attempts: HTTP 200 {'status': 'degraded'}")
     assert sleeps == [2, 2]
+    assert lines == [
+        f"    GET {url}: attempt {n}/3: HTTP 200 {{'status': 'degraded'}}; retry in 2 s"
+        for n in (1, 2)
+    ]
+
+
+def test_retries_stop_at_the_timeout_with_exit_11(health_server):
+    health_server.status = 503
+    url = f"{health_server.url}/health"
+    error, sleeps, _ = check(url, attempts=12, delay=20, timeout=45)
+    assert error.code == ExitCode.TIMEOUT == 11
+    assert error.message == (
+        f"--timeout 45 s reached: GET {url} still failing after 3 attempts (HTTP 503); keep "
+        f"watching with `curl -fsS {url}`"
+    )
+    assert sleeps == [20, 20, 5]  # never sleeps past the deadline
 
 
 def test_a_url_that_is_not_http_is_refused():
-    with pytest.raises(ReleaseError) as raised:
-        health.check("ftp://example.com/health", attempts=1)
-    assert raised.value.message == "health URL 'ftp://example.com/health' is not an http(s) URL"
+    error, _, _ = check("ftp://example.com/health", attempts=1, delay=1)
+    assert error.message == "health URL 'ftp://example.com/health' is not an http(s) URL"
 
 
 @pytest.fixture
@@ -86,10 +113,8 @@ def https_server(tmp_path):
 
 
 def test_a_certificate_for_another_name_fails_at_once_with_a_hint(https_server):
-    sleeps = []
-    with pytest.raises(ReleaseError) as raised:
-        health.check(f"{https_server}/health", attempts=5, delay=1, sleep=sleeps.append)
-    assert raised.value.code == ExitCode.HEALTH_FAILED
-    assert raised.value.message.startswith(f"GET {https_server}/health: TLS certificate not valid")
-    assert raised.value.message.endswith("pass --health-url https://<domain>/health")
+    error, sleeps, _ = check(f"{https_server}/health", attempts=5, delay=1)
+    assert error.code == ExitCode.HEALTH_FAILED
+    assert error.message.startswith(f"GET {https_server}/health: TLS certificate not valid")
+    assert error.message.endswith("pass --health-url https://<domain>/health")
     assert sleeps == []  # retrying cannot fix a certificate

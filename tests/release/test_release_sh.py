@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import boto3
@@ -26,6 +27,7 @@ printf '%s\\n' "$*" >> "{log}"
 case $1 in
   login) read -r password; printf '%s' "$password" > "{log}.stdin" ;;
   push) PYTHONPATH="{root}" "{python}" -c "$PUT_IMAGE" "$2" ;;
+  image) printf '%s\n' "${{FAKE_REVISION:-}}" ;;  # image inspect: the revision label
 esac
 """
 
@@ -36,6 +38,8 @@ def release_repo(tmp_path) -> tuple[Path, str]:
     repo = tmp_path / "repo"
     (repo / "scripts").mkdir(parents=True)
     shutil.copy(REPO_ROOT / "scripts/release.sh", repo / "scripts/release.sh")
+    shutil.copy(REPO_ROOT / "scripts/image-labels.sh", repo / "scripts/image-labels.sh")
+    shutil.copy(REPO_ROOT / ".gitignore", repo / ".gitignore")
     shutil.copytree(
         REPO_ROOT / "scripts/release_tool",
         repo / "scripts/release_tool",
@@ -87,48 +91,14 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
     return lines[0].removeprefix("release: error: ")
 
 
-def test_help_documents_every_flag_and_every_exit_code(release_repo, tool_bin):
+def test_a_python_without_boto3_is_a_missing_prerequisite(release_repo, tool_bin, tmp_path):
+    bare = tmp_path / "bare-python"  # a python that cannot see site-packages, so no boto3
+    bare.write_text(f'#!{BASH}\nexec "{sys.executable}" -S "$@"\n')
+    bare.chmod(0o755)
     repo, _ = release_repo
-    result = release(repo, "--help", path=tool_bin)
-    assert result.returncode == 0
-    assert result.stderr == ""
-    for flag in ("--stack", "--region", "--tag", "--no-build", "--dry-run", "--allow-dirty"):
-        assert flag in result.stdout
-    table = result.stdout.split("exit codes:")[1]
-    documented = {int(m) for m in re.findall(r"^\s{1,3}(\d{1,3})\s{2}", table, re.MULTILINE)}
-    assert documented == {int(code) for code in ExitCode}
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--bogus"], "unknown option '--bogus' (see --help)"),
-        (["--stack"], "--stack needs a value (see --help)"),
-        (["--region", "--dry-run"], "--region needs a value (see --help)"),
-        (["extra"], "unexpected argument 'extra' (see --help)"),
-        (["--tag", "abc1234"], "--tag needs --no-build: a built image is always tagged with"),
-        (["--no-build", "--tag=latest"], "invalid --tag 'latest': expected a git commit SHA"),
-        (["--no-build", "--tag", "ABC1234"], "invalid --tag 'ABC1234': expected a git commit"),
-        (["--timeout", "soon"], "--timeout needs a whole number of seconds, got 'soon'"),
-        (["--no-build", "--stack", "bad name!"], "invalid --stack 'bad name!': a letter, then"),
-        (["--no-build", "--stack", "9lives"], "invalid --stack '9lives': a letter, then"),
-        (["--no-build", "--health-url", "notaurl"], "invalid --health-url 'notaurl': expected"),
-        (["--no-build", "--health-url=ftp://x/health"], "invalid --health-url 'ftp://x/health'"),
-        (["--no-build", "--health-url", "https:///health"], "invalid --health-url 'https:///"),
-    ],
-)
-def test_bad_flags_get_one_line_and_exit_2(release_repo, tool_bin, args, message):
-    repo, _ = release_repo
-    result = release(repo, *args, path=tool_bin)
-    assert result.returncode == ExitCode.USAGE
-    assert one_line_error(result).startswith(message)
-
-
-def test_a_python_without_boto3_is_a_missing_prerequisite(release_repo, tool_bin):
-    repo, _ = release_repo
-    result = release(repo, "--no-build", path=tool_bin, RELEASE_PYTHON="/bin/false")
+    result = release(repo, "--no-build", path=tool_bin, RELEASE_PYTHON=str(bare))
     assert result.returncode == ExitCode.PREREQUISITE
-    assert one_line_error(result).startswith("no python with boto3: run 'bash scripts/bootstrap.sh")
+    assert one_line_error(result).startswith("boto3 is not installed: run `bash scripts/bootstrap")
 
 
 def test_git_is_a_prerequisite(release_repo, tmp_path):
@@ -152,39 +122,98 @@ def test_a_container_builder_is_a_prerequisite(release_repo, tool_bin):
     )
 
 
-def test_a_dirty_tree_is_refused_unless_allowed(release_repo, tool_bin, tmp_path):
+def test_a_dirty_tree_is_refused_before_any_build(release_repo, tool_bin, tmp_path):
     repo, _ = release_repo
     add_fake_podman(tool_bin, tmp_path / "podman.log")
     (repo / "notes.txt").write_text("uncommitted\n")
     result = release(repo, path=tool_bin)
     assert result.returncode == ExitCode.PREREQUISITE
-    assert one_line_error(result).startswith("work tree has uncommitted changes; commit them or")
+    assert one_line_error(result) == (
+        "work tree has uncommitted changes; commit them (a pushed image must be exactly its "
+        "commit's build), or pass --no-build to deploy an image already in ECR"
+    )
     assert not (tmp_path / "podman.log").exists()
 
 
-def test_missing_aws_credentials_are_a_prerequisite(release_repo, tool_bin, tmp_path):
+def test_the_parameters_file_of_step_1_leaves_the_tree_clean(
+    stand_in_stack, release_repo, tool_bin, tmp_path
+):
+    """README step 1 copies the example parameters into the tree; step 2 must still run."""
+    repo, _sha = release_repo
+    log = tmp_path / "podman.log"
+    add_fake_podman(tool_bin, log)
+    (repo / "cloudformation").mkdir()
+    (repo / "cloudformation/parameters.json").write_text("{}\n")
+    result = release(repo, "--dry-run", path=tool_bin)
+    assert result.returncode == 0, result.stderr
+    assert log.read_text().startswith("build ")
+
+
+def test_a_dirty_build_is_never_pushed(stand_in_stack, release_repo, tool_bin, tmp_path):
+    """--allow-dirty (with --dry-run only) builds <sha>-dirty locally: the commit's tag in ECR
+    can only ever hold that commit's build."""
+    repo, sha = release_repo
+    log = tmp_path / "podman.log"
+    add_fake_podman(tool_bin, log)
+    (repo / "notes.txt").write_text("uncommitted\n")
+    result = release(repo, "--dry-run", "--allow-dirty", path=tool_bin)
+    assert result.returncode == 0, result.stderr
+    assert [c.split()[0] for c in log.read_text().splitlines()] == ["build"]
+    assert f"-t predict-api:{sha}-dirty ." in log.read_text()
+    assert f"predict-api:{sha}-dirty is a dirty build: it stays on this machine" in result.stdout
+    images = boto3.client("ecr").describe_images(repositoryName="predict-api")["imageDetails"]
+    assert [i["imageTags"] for i in images] == [[OLD_TAG]]
+
+
+def test_a_tag_already_in_ecr_is_not_built_again(stand_in_stack, release_repo, tool_bin, tmp_path):
+    repo, sha = release_repo
+    put_image(sha)  # CI built this commit already
+    log = tmp_path / "podman.log"
+    add_fake_podman(tool_bin, log)
+    result = release(repo, "--dry-run", path=tool_bin)
+    assert result.returncode == 0, result.stderr
+    assert f"==> tag {sha} is already in ECR: not building it again" in result.stdout
+    assert not log.exists()
+
+
+INTERRUPTIBLE_PODMAN = """#!{bash}
+# Like the docker CLI: catches SIGINT and exits 2 (not 130).
+trap 'echo interrupted >> "{log}"; exit 2' INT
+echo "$1" >> "{log}"
+/bin/sleep 30 &
+wait $!
+"""
+
+
+def test_ctrl_c_during_the_build_exits_130_and_says_nothing_changed(
+    stand_in_stack, release_repo, tool_bin, tmp_path
+):
     repo, _ = release_repo
-    empty = tmp_path / "aws-empty"
-    empty.write_text("")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env |= {
-        "AWS_CONFIG_FILE": str(empty),
-        "AWS_SHARED_CREDENTIALS_FILE": str(empty),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_REGION": "us-east-1",
-        "PATH": str(tool_bin),
-        "RELEASE_PYTHON": sys.executable,
-    }
-    result = subprocess.run(
-        [BASH, str(repo / "scripts/release.sh"), "--no-build"],
-        capture_output=True,
+    log = tmp_path / "podman.log"
+    podman = tool_bin / "podman"
+    podman.write_text(INTERRUPTIBLE_PODMAN.format(bash=BASH, log=log))
+    podman.chmod(0o755)
+    environment = {**os.environ, "PATH": str(tool_bin), "RELEASE_PYTHON": sys.executable}
+    environment.pop("CONTAINER_BUILDER", None)
+    process = subprocess.Popen(
+        [BASH, str(repo / "scripts/release.sh")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        env=env,
-        timeout=60,
-        check=False,
+        env=environment,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
     )
-    assert result.returncode == ExitCode.PREREQUISITE
-    assert one_line_error(result).startswith("no AWS credentials found: set AWS_PROFILE")
+    deadline = time.monotonic() + 30
+    while not (log.exists() and log.read_text().startswith("build")):
+        assert time.monotonic() < deadline and process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
+    _out, err = process.communicate(timeout=30)
+    assert "interrupted" in log.read_text()  # the builder caught it and exited 2
+    assert process.returncode == ExitCode.INTERRUPTED == 130, err
+    assert err.splitlines() == [
+        "release: error: interrupted before any stack update started: the stack is unchanged"
+    ]
 
 
 def test_a_missing_stack_exits_4(aws_env, release_repo, tool_bin):
@@ -231,10 +260,11 @@ def test_a_build_is_tagged_with_the_full_sha_and_a_dry_run_pushes_nothing(
     add_fake_podman(tool_bin, log)
     result = release(repo, "--dry-run", path=tool_bin)
     assert result.returncode == 0, result.stderr
-    assert log.read_text().splitlines() == [
-        f"build --format docker --platform linux/amd64 "
-        f"--build-arg VCS_REF={sha} -t predict-api:{sha} ."
-    ]
+    [build] = log.read_text().splitlines()
+    assert build.startswith(
+        f"build --format docker --platform linux/amd64 --build-arg VCS_REF={sha} "
+    )
+    assert build.endswith(f" -t predict-api:{sha} .")
     assert f"dry run: would push predict-api:{sha} as " in result.stdout
     assert "latest" not in result.stdout
 
@@ -243,7 +273,7 @@ def test_a_full_run_builds_pushes_and_refuses_to_report_success_moto_cannot_give
     stand_in_stack, release_repo, tool_bin, tmp_path
 ):
     """Build, ECR login (token on stdin), tag, push, change set, execute: all real against moto.
-    moto then leaves the ECS service on the old image (FIELD-NOTES §2), so verification fails
+    moto then leaves the ECS service on the old image, so verification fails
     with exit 12: the wrapper never claims a release it cannot prove."""
     repo, sha = release_repo
     log = tmp_path / "podman.log"
@@ -273,6 +303,14 @@ def test_a_short_sha_is_resolved_to_the_full_one_inside_the_repository(
     assert f"parameter ImageTag: {OLD_TAG} -> {sha}" in result.stdout
 
 
+def test_an_uppercase_sha_names_the_same_commit(stand_in_stack, release_repo, tool_bin):
+    repo, sha = release_repo
+    put_image(sha)
+    result = release(repo, "--no-build", "--dry-run", "--tag", sha.upper(), path=tool_bin)
+    assert result.returncode == 0, result.stderr
+    assert f"parameter ImageTag: {OLD_TAG} -> {sha}" in result.stdout
+
+
 def test_a_short_sha_outside_a_repository_says_tags_are_full_shas(
     stand_in_stack, release_repo, tool_bin
 ):
@@ -286,3 +324,42 @@ def test_a_short_sha_outside_a_repository_says_tags_are_full_shas(
         "full 40-hex commit SHA: pass the full SHA (release.sh resolves a short one only inside "
         "the git repository holding that commit)"
     )
+
+
+@pytest.mark.parametrize("other", [["--no-build"], ["--tag", "a" * 40, "--no-build"]])
+def test_an_image_to_push_goes_with_no_other_source_of_image(release_repo, tool_bin, other):
+    repo, _ = release_repo
+    result = release(repo, "--image", "localhost/predict-api:ci", *other, path=tool_bin)
+    assert result.returncode == ExitCode.USAGE
+    assert "--image pushes HEAD's build" in result.stderr
+
+
+def test_an_image_built_from_another_commit_is_refused(release_repo, tool_bin, tmp_path):
+    repo, sha = release_repo
+    log = tmp_path / "podman.log"
+    add_fake_podman(tool_bin, log)
+    result = release(
+        repo, "--image", "localhost/predict-api:ci", path=tool_bin, FAKE_REVISION="b" * 40
+    )
+    assert result.returncode == ExitCode.USAGE
+    assert one_line_error(result) == (
+        f"--image localhost/predict-api:ci was built from {'b' * 40}, not from HEAD ({sha}): "
+        "its tag would name a commit whose build it is not"
+    )
+    assert [line.split()[0] for line in log.read_text().splitlines()] == [
+        "image"
+    ]  # no build, no push
+
+
+def test_an_image_built_from_head_is_pushed_as_it_is(
+    stand_in_stack, release_repo, tool_bin, tmp_path
+):
+    repo, sha = release_repo
+    log = tmp_path / "podman.log"
+    add_fake_podman(tool_bin, log)
+    result = release(
+        repo, "--image", "localhost/predict-api:ci", "--dry-run", path=tool_bin, FAKE_REVISION=sha
+    )
+    assert result.returncode == 0, result.stderr
+    assert "build" not in log.read_text()
+    assert "dry run: would push localhost/predict-api:ci as " in result.stdout
