@@ -1,9 +1,8 @@
 """JSON log lines on stdout, one object per line, for the app, Gunicorn and uvicorn alike.
 
-structlog renders every line with the same processors: records from `logging` (Gunicorn's,
-uvicorn's, the app's own) through its ProcessorFormatter, and the per-request access line
-(middleware.py) as a structlog event written straight to stdout, which skips building a LogRecord
-(half the cost of the line, bench/README.md). CloudWatch Logs Insights parses the lines as they are.
+structlog's ProcessorFormatter renders the records of `logging` (Gunicorn's, uvicorn's, the app's
+own); the per-request access line (middleware.py) is written in the same shape by AccessLine.
+CloudWatch Logs Insights parses the lines as they are.
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ from __future__ import annotations
 import logging
 import logging.config
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -48,14 +48,20 @@ _MESSAGE = structlog.processors.EventRenamer("message")
 _JSON = structlog.processors.JSONRenderer(serializer=_dumps)
 
 
-def access_logger(name: str) -> Any:
-    """A structlog logger writing JSON lines to the current stdout, for the per-request line."""
-    return structlog.wrap_logger(
-        structlog.WriteLogger(sys.stdout),
-        processors=[_TIME, _MESSAGE, _JSON],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        cache_logger_on_first_use=True,
-    ).bind(level="INFO", logger=name)  # only .info() is called on it
+class AccessLine:
+    """The per-request line: the same JSON shape, one write to the current stdout. Not through a
+    logger: structlog's processor chain cost 26 µs a request inside the server, 8 % of its CPU
+    (bench/README.md), for a line whose shape never changes."""
+
+    def __init__(self, logger_name: str):
+        self.logger_name, self.stream = logger_name, sys.stdout
+
+    def write(self, message: str, fields: dict[str, Any]) -> None:
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")  # as _TIME writes it
+        line = {"time": now, "level": "INFO", "logger": self.logger_name, **fields}
+        line["message"] = message
+        self.stream.write(_dumps(line) + "\n")
+        self.stream.flush()
 
 
 def logging_config(level: str = "INFO") -> dict[str, Any]:

@@ -18,7 +18,7 @@ from flask import Flask, Request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from predict_service.errors import PROBLEM_MIMETYPE, problem_body
-from predict_service.jsonlog import REQUEST_ID_KEY, access_logger
+from predict_service.jsonlog import REQUEST_ID_KEY, AccessLine
 from predict_service.metrics import UNMATCHED_ROUTE, Metrics
 
 ACCESS_LOGGER = "predict_service.access"
@@ -69,7 +69,7 @@ class RequestMiddleware:
         app.request_class = RouteRecordingRequest
         self.app = app
         self.wsgi_app = app.wsgi_app
-        self.log = access_logger(ACCESS_LOGGER) if settings["ACCESS_LOG"] else None
+        self.log = AccessLine(ACCESS_LOGGER) if settings["ACCESS_LOG"] else None
         self.metrics = Metrics(settings["SERVICE_NAME"]) if settings["EMF_METRICS"] else None
         max_age = settings["HSTS_MAX_AGE"]
         self.hsts = [("Strict-Transport-Security", f"max-age={max_age}")] if max_age else []
@@ -129,7 +129,7 @@ class RequestMiddleware:
         }
         if self.metrics is not None:
             fields.update(self.metrics.fields(self._route(environ), status, duration_ms))
-        self.log.info(f"{method} {path} {status}", **fields)
+        self.log.write(f"{method} {path} {status}", fields)
 
     def _route(self, environ: dict[str, Any]) -> str:
         """The matched route's template (a dimension of low cardinality, unlike the path)."""

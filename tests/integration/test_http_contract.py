@@ -242,6 +242,7 @@ def test_every_access_line_carries_its_request_as_emf_metrics(fresh_gunicorn):
     # The routes the dashboard draws are routes the app has (Flask's rules, or the bucket).
     app = create_app()
     routes = {rule.rule for rule in app.url_map.iter_rules()} | {UNMATCHED_ROUTE}
-    dashboard = json.dumps(render("monitoring.yaml", monitoring_params()))
-    drawn = set(re.findall(r'"Route", "([^"]+)"', dashboard))
+    monitoring = render("monitoring.yaml", monitoring_params())
+    dashboard = monitoring["Resources"]["Dashboard"]["Properties"]["DashboardBody"]
+    drawn = set(re.findall(r'"Route",\s*"([^"]+)"', dashboard))
     assert drawn and drawn <= routes, drawn - routes
