@@ -3,7 +3,7 @@
 #   scripts/bootstrap.sh run    .venv with the service only (what `make run` needs)
 #   scripts/bootstrap.sh dev    .venv with the service + test, lint, infra and deploy tooling
 #   scripts/bootstrap.sh tools  .venv-checkov and .venv-taskcat: they cannot share a venv with the dev set
-#                               (both conflict with moto/boto3 pins on jsonschema; FIELD-NOTES §4)
+#                               (taskcat needs jsonschema<4, which moto and checkov cannot share)
 #   scripts/bootstrap.sh bench  .venv-bench: the benchmark's FastAPI/uvicorn peer and chart
 # Re-running is cheap: uv only installs what is missing or out of date.
 set -euo pipefail

