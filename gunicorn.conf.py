@@ -1,6 +1,6 @@
 """Gunicorn settings for the Predict API: `gunicorn -c gunicorn.conf.py` alone starts the service.
 
-Tuned for a 2-vCPU Fargate task behind an ALB (measurements: bench/README.md). Anything else is
+Tuned for a Fargate task behind an ALB (measurements: bench/README.md, on 2 cores). Anything else is
 Gunicorn's own to override: GUNICORN_CMD_ARGS (e.g. "--timeout 60") wins over this file, and
 WEB_CONCURRENCY sets the number of workers.
 """
@@ -30,7 +30,8 @@ _worker = os.environ.get("GUNICORN_WORKER_CLASS") or "uvicorn"
 if _worker == "uvicorn":
     worker_class = "predict_service.worker.UvicornWorker"
     wsgi_app = "predict_service.asgi:create_asgi_app()"
-    # One process per vCPU: more only contend for the two cores.
+    # One process per vCPU of a 2-vCPU task (TaskSize 2048/*); more only contend. On the default
+    # 0.5-vCPU task the two share it and cost ~34 MB each; WEB_CONCURRENCY=1 there saves that.
     workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 elif _worker == "gthread":
     worker_class = "gthread"

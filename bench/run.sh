@@ -2,7 +2,7 @@
 # Side-by-side benchmark of the service as shipped, the raw-WSGI floor and FastAPI on uvicorn.
 #   bash bench/run.sh            the full run (about 10 minutes; `make bench`); see bench/README.md
 #   bash bench/run.sh --smoke    starts each server, measures briefly, prints the table; judges nothing
-#   bash bench/run.sh [bench.py options]   e.g. --rounds 3 --variant 'w2t4=GUNICORN_WORKERS=2,GUNICORN_THREADS=4'
+#   bash bench/run.sh [bench.py options]   e.g. --rounds 3 --variant 'w4=WEB_CONCURRENCY=4'
 # Load stays on 127.0.0.1 and is bounded: every wrk run has a fixed duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."

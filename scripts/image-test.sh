@@ -51,8 +51,8 @@ skip() { exec bash "$ROOT/scripts/skip-or-fail.sh" image-test "$1"; }
 RESULT=${IMAGE_TEST_RESULT:-$CACHE/image-test.result}
 
 # The base the Dockerfile ships with: the default of its first ARG.
-SHIPPED_BASE=$(sed -n 's/^ARG PYTHON_IMAGE=//p' Dockerfile | head -n 1)
-[[ -n $SHIPPED_BASE ]] || die "no 'ARG PYTHON_IMAGE=<default>' line in the Dockerfile"
+SHIPPED_BASE=$(sed -n 's/^FROM \([^ ]*\) AS build$/\1/p' Dockerfile | head -n 1)
+[[ -n $SHIPPED_BASE ]] || die "no 'FROM <base> AS build' line in the Dockerfile"
 
 # ---- rootful podman's configuration, set before any engine is probed (a docker CLI may be podman,
 # and even its `info` would create state in /var/lib/containers): all state under .image-cache/ ----
@@ -222,8 +222,15 @@ build_args=("${label_args[@]}" --tag "$IMAGE")
 # Podman (also under a docker CLI) builds the OCI format by default, which drops HEALTHCHECK: ask for
 # Docker's, as docker builds it. chroot isolation: RUN steps need no OCI runtime inside the builder.
 ((PODMAN_UNDERNEATH == 0)) || build_args+=(--format docker --isolation chroot)
-[[ $BASE == "$SHIPPED_BASE" ]] || build_args+=(--build-arg "PYTHON_IMAGE=$BASE")
-log "building $IMAGE ($CLI build, PYTHON_IMAGE=$BASE)"
+if [[ $BASE != "$SHIPPED_BASE" ]]; then
+    # The same Dockerfile with the stand-in in its FROM lines, and nothing else changed.
+    while IFS= read -r line; do
+        [[ $line == "FROM $SHIPPED_BASE "* ]] && line="FROM $BASE ${line#"FROM $SHIPPED_BASE "}"
+        printf '%s\n' "$line"
+    done <Dockerfile >"$WORK/Dockerfile"
+    build_args+=(--file "$WORK/Dockerfile")
+fi
+log "building $IMAGE ($CLI build, base $BASE)"
 t=$(now_ms)
 if ! "$CLI" build --quiet "${build_args[@]}" . >"$WORK/build.log" 2>&1; then
     cat "$WORK/build.log" >&2

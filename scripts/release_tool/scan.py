@@ -63,10 +63,16 @@ def check(
         status = (found.get("imageScanStatus") or {}).get("status", "?")
         if status in DONE:
             break
-        if status not in RUNNING:
+        if status not in RUNNING:  # FAILED, UNSUPPORTED_IMAGE, ...: nothing vouches for the image
             description = (found.get("imageScanStatus") or {}).get("description", "")
-            reporter.info(f"scan {status}: {description}; findings not checked")
-            return
+            if allow_critical:
+                reporter.info(f"scan {status}: {description}; findings not checked")
+                return
+            raise ReleaseError(
+                ExitCode.PREREQUISITE,
+                f"the ECR scan of {tag} ended {status} ({description}): nothing was deployed; "
+                "pass --allow-critical-findings to deploy it unchecked",
+            )
         if deadline.expired():
             raise deadline.timed_out(
                 f"the ECR scan of {tag} is still {status}; nothing was deployed",

@@ -80,13 +80,27 @@ def build(builder: str, image: str, vcs_ref: str, reporter: Reporter) -> None:
     if builder == "podman":
         command += ["--format", "docker"]  # the docker format keeps the HEALTHCHECK
     labels = subprocess.run(  # the OCI labels' build arguments, one home for CI and releases
-        ["bash", "scripts/image-labels.sh", vcs_ref],
+        [shutil.which("bash") or "/bin/bash", "scripts/image-labels.sh", vcs_ref],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout.splitlines()
-    argv = [builder, *command, "--platform", platform, *labels, "-t", image, "."]
+        check=False,
+    )
+    if labels.returncode != 0:
+        raise ReleaseError(
+            ExitCode.BUILD_OR_PUSH_FAILED,
+            f"scripts/image-labels.sh failed: {labels.stderr.strip() or labels.returncode}",
+        )
+    argv = [
+        builder,
+        *command,
+        "--platform",
+        platform,
+        *labels.stdout.splitlines(),
+        "-t",
+        image,
+        ".",
+    ]
     reporter.step(f"building {image} with {builder} ({platform})")
     result = subprocess.run(argv, cwd=REPO_ROOT, check=False)
     if result.returncode != 0:

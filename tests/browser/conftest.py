@@ -27,7 +27,9 @@ def _unavailable(reason: str):
     pytest.skip(f"browser tests cannot run: {reason}")
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running in this thread while it is
+# open, so it must be closed before other packages' tests call asyncio.run().
+@pytest.fixture(scope="package")
 def browser() -> Iterator:
     try:
         from playwright.sync_api import Error, sync_playwright
@@ -72,7 +74,7 @@ class _OnePage(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def other_origins() -> Iterator[tuple[str, str]]:
     """Two page servers on loopback ports of their own: two origins other than the API's."""
     servers = [ThreadingHTTPServer(("127.0.0.1", 0), _OnePage) for _ in range(2)]
@@ -84,7 +86,7 @@ def other_origins() -> Iterator[tuple[str, str]]:
         server.server_close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api(tmp_path_factory, other_origins) -> Iterator[str]:
     """The service under Gunicorn, allowing the first of other_origins (not the second)."""
     allowed, _ = other_origins

@@ -37,7 +37,7 @@ def attributes(stack) -> dict:
 
 def environment(stack) -> dict:
     (container,) = stack["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"]
-    return {e["Name"]: e["Value"] for e in container["Environment"]}
+    return {e["Name"]: e.get("Value", "") for e in container["Environment"]}
 
 
 def test_the_load_balancer_logs_every_request_to_the_edge_bucket():

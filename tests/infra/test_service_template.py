@@ -83,13 +83,14 @@ def test_container_is_the_released_image_as_non_root_on_read_only_rootfs(http_st
     assert app["ReadonlyRootFilesystem"] is True
     assert app["PortMappings"] == [{"ContainerPort": 8000, "Protocol": "tcp"}]
     assert "LinuxParameters" not in app  # no tmpfs: Fargate has none, the contract wants none
-    env = {e["Name"]: e["Value"] for e in app["Environment"]}
+    env = {e["Name"]: e.get("Value", "") for e in app["Environment"]}  # cloud-radar drops ""
     # SERVICE_NAME is the Service dimension of the app's metrics, which the alarms select by.
     assert env == {
         "FORWARDED_ALLOW_IPS": "10.0.0.0/16",
         "LOG_LEVEL": "info",
         "SERVICE_NAME": STACK,
         "HSTS_MAX_AGE": "0",
+        "CORS_ALLOWED_ORIGINS": "",
     }
 
 
@@ -386,3 +387,13 @@ def test_only_one_service_and_one_task_definition(http_stack):
 def test_service_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         render("service.yaml", service_params(**bad))
+
+
+def test_cors_origins_reach_the_container_and_a_malformed_value_is_refused():
+    origins = "https://app.example.com,http://localhost:3000"
+    stack = render("service.yaml", service_params(CorsAllowedOrigins=origins))
+    [container] = stack["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"]
+    env = {item["Name"]: item["Value"] for item in container["Environment"]}
+    assert env["CORS_ALLOWED_ORIGINS"] == origins
+    with pytest.raises(ValueError, match="CorsAllowedOrigins"):
+        render("service.yaml", service_params(CorsAllowedOrigins="app.example.com"))

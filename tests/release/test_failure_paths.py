@@ -683,6 +683,23 @@ def test_the_scan_is_awaited_with_progress_and_critical_findings_exit_14():
     ]
 
 
+def test_a_failed_scan_is_refused_unless_overridden():
+    ecr = client("ecr")
+    with Stubber(ecr) as stub:
+        stub.add_response("describe_image_scan_findings", scan_findings({}, "FAILED"))
+        with pytest.raises(ReleaseError) as raised:
+            scan.check(
+                ecr, "predict-api", NEW, Reporter(io.StringIO()), Deadline(15, FakeClock()), False
+            )
+    assert raised.value.code == ExitCode.PREREQUISITE
+    assert raised.value.message.startswith(f"the ECR scan of {NEW} ended FAILED")
+    with Stubber(ecr) as stub:
+        stub.add_response("describe_image_scan_findings", scan_findings({}, "FAILED"))
+        out = io.StringIO()
+        scan.check(ecr, "predict-api", NEW, Reporter(out), Deadline(15, FakeClock()), True)
+    assert "findings not checked" in out.getvalue()
+
+
 def test_a_scan_still_running_at_the_timeout_exits_11():
     ecr = client("ecr")
     with Stubber(ecr) as stub:

@@ -176,7 +176,7 @@ def test_deploy_to_your_account_steps_1_to_3_as_written(aws_env, health_server, 
     hooks.mkdir()
     (hooks / "sitecustomize.py").write_text(SITECUSTOMIZE)
 
-    steps = section(README.read_text(), "## Deploy to your account", "### 4.")
+    steps = section(README.read_text(), "## Deploy to your account", "### The public edge")
     script = "set -euo pipefail\n" + "\n".join(shell_blocks(steps))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RELEASE_"))}
     env |= {

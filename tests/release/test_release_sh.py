@@ -58,10 +58,12 @@ def release_repo(tmp_path) -> tuple[Path, str]:
 
 @pytest.fixture
 def tool_bin(tmp_path) -> Path:
-    """A PATH holding git and nothing else: no aws, docker, podman or buildah."""
+    """A PATH holding git and the few coreutils scripts/image-labels.sh uses, and nothing else:
+    no aws, docker, podman or buildah."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "git").symlink_to(GIT)
+    for tool in ("git", "dirname", "sed", "date"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
     return bin_dir
 
 
