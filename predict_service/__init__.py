@@ -23,7 +23,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     # Logging before the app exists, so Flask does not add its plain-text default handler.
     configure_logging(settings["LOG_LEVEL"])
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no static files: /static/... is a plain 404
     app.config.update(settings)
     app.config.update({k: v for k, v in overrides.items() if k not in settings})
     # No redirects for "/health/" or "//health": a redirect would be an HTML page.

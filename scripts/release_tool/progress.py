@@ -26,7 +26,6 @@ SUCCESS = {"UPDATE_COMPLETE"}
 ALARM_EVENT = "deployment failed: alarm detected"
 ALARM_MARKER = "alarm"
 THROTTLED = {"Throttling", "ThrottlingException", "RequestLimitExceeded"}
-ROLLED_BACK = {"UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED", "UPDATE_FAILED"}
 
 
 @dataclass

@@ -6,6 +6,9 @@ import json
 
 import pytest
 
+from predict_service import create_app
+from predict_service.metrics import UNMATCHED_ROUTE
+
 from .conftest import (
     ALARM_TOPIC_ARN,
     APP_NAMESPACE,
@@ -171,7 +174,10 @@ def test_dashboard_shows_app_latency_percentiles_for_every_route(stack):
         for line in app_lines(widget)
         if line[1] == "Latency" and "Route" in line
     }
-    routes = ["/predict", "/health", "/openapi.json", "/docs", "unmatched"]
+    # Every route the app reports (its URL rules, and the bucket for paths that match none).
+    app = create_app({"TESTING": True})
+    routes = {rule.rule for rule in app.url_map.iter_rules()}
+    routes |= {UNMATCHED_ROUTE}
     assert seen == {(route, stat) for route in routes for stat in ("p50", "p90", "p99")}
 
 
