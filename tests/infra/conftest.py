@@ -11,13 +11,12 @@ from cloud_radar.cf.unit import Template, functions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CFN_DIR = REPO_ROOT / "cloudformation"
+# The nested stacks' templates, as root.yaml names them (its TemplateURLs are local paths).
+_ROOT, _ = decode_str((CFN_DIR / "root.yaml").read_text())
 CHILDREN = [
-    "network.yaml",
-    "registry.yaml",
-    "edge.yaml",
-    "service.yaml",
-    "monitoring.yaml",
-    "github-oidc.yaml",
+    resource["Properties"]["TemplateURL"]
+    for resource in _ROOT["Resources"].values()
+    if resource["Type"] == "AWS::CloudFormation::Stack"
 ]
 ALL_TEMPLATES = ["root.yaml", *CHILDREN]
 REGION = "us-east-1"

@@ -8,6 +8,8 @@ import hashlib
 import diagram  # scripts/diagram.py (pythonpath includes scripts/)
 import pytest
 
+from .conftest import CHILDREN
+
 REGENERATE = "templates and picture differ: run `make diagram` and commit both files"
 
 
@@ -69,3 +71,7 @@ def test_an_edge_to_a_removed_resource_fails(monkeypatch):
     monkeypatch.setattr(diagram, "load", without_endpoint)
     with pytest.raises(SystemExit, match="S3GatewayEndpoint"):
         diagram.listing()
+
+
+def test_the_picture_draws_every_nested_stack():
+    assert set(diagram.LAYERS) == set(CHILDREN)
