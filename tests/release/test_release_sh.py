@@ -180,10 +180,12 @@ def test_a_tag_already_in_ecr_is_not_built_again(stand_in_stack, release_repo, t
 
 INTERRUPTIBLE_PODMAN = """#!{bash}
 # Like the docker CLI: catches SIGINT and exits 2 (not 130).
-trap 'echo interrupted >> "{log}"; exit 2' INT
+trap 'echo interrupted >> "{log}"; kill "$sleeper"; exit 2' INT
+# A background job of a script ignores SIGINT: kept off the caller's pipes, and killed by the trap.
+/bin/sleep 30 </dev/null >/dev/null 2>&1 &
+sleeper=$!
 echo "$1" >> "{log}"
-/bin/sleep 30 &
-wait $!
+wait "$sleeper"
 """
 
 
