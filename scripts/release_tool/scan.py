@@ -17,6 +17,9 @@ from release_tool.progress import Deadline
 DONE = {"COMPLETE", "ACTIVE"}
 RUNNING = {"IN_PROGRESS", "PENDING"}
 POLL_SECONDS = 10
+# With scan on push, a scan exists moments after the push; until then ECR answers
+# ScanNotFoundException, which must not pass for "scanning off".
+SCAN_START_SECONDS = 60
 SHOWN_FINDINGS = 5
 
 
@@ -31,6 +34,11 @@ def _critical_names(findings: dict) -> list[str]:
     return names
 
 
+def _scans_on_push(ecr: Any, repository: str) -> bool:
+    repositories = ecr.describe_repositories(repositoryNames=[repository])["repositories"]
+    return bool(repositories[0].get("imageScanningConfiguration", {}).get("scanOnPush"))
+
+
 def check(
     ecr: Any,
     repository: str,
@@ -41,6 +49,7 @@ def check(
 ) -> None:
     reporter.step(f"reading the ECR scan of {tag}")
     shown = None
+    started = deadline.clock.monotonic()
     while True:
         try:
             found = ecr.describe_image_scan_findings(
@@ -49,10 +58,23 @@ def check(
         except ClientError as error:
             err = error.response.get("Error", {})
             problem = f"{err.get('Code')}: {err.get('Message')}"
-            if err.get("Code") == "ScanNotFoundException" or allow_critical:
+            not_found = err.get("Code") == "ScanNotFoundException"
+            if allow_critical or (not_found and not _scans_on_push(ecr, repository)):
                 # Scanning is off for this repository (a choice made in its template): say so.
                 reporter.info(f"no scan result for {tag} ({problem}); findings not checked")
                 return
+            if not_found:
+                waited = deadline.clock.monotonic() - started
+                if waited < SCAN_START_SECONDS and not deadline.expired():
+                    reporter.info(f"no scan of {tag} yet; {repository} scans on push: waiting")
+                    deadline.sleep(POLL_SECONDS)
+                    continue
+                raise ReleaseError(
+                    ExitCode.PREREQUISITE,
+                    f"no ECR scan of {tag} after {waited:.0f} s although {repository} scans on "
+                    "push: nothing was deployed; start one (aws ecr start-image-scan) or pass "
+                    "--allow-critical-findings to deploy it unchecked",
+                ) from None
             # Unreadable is not clean: refuse rather than skip the gate silently.
             raise ReleaseError(
                 ExitCode.PREREQUISITE,

@@ -46,8 +46,9 @@ DOCKER_PUSH_ACTIONS = [
 ]
 # AWS documents that no permission is needed (and none can deny it).
 NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}
-# The release reads the image's scan findings before it deploys (refusing CRITICAL ones).
-RELEASE_READS = {"ecr:DescribeImageScanFindings"}
+# The release reads the image's scan findings before it deploys (refusing CRITICAL ones), and the
+# repository's scan-on-push setting when there is no scan yet.
+RELEASE_READS = {"ecr:DescribeImageScanFindings", "ecr:DescribeRepositories"}
 # CloudFormation reads packaged nested templates (S3 TemplateURLs) with the caller's credentials.
 CLOUDFORMATION_READS_TEMPLATES = {"s3:GetObject"}
 
@@ -62,7 +63,8 @@ def iam_resources(action: str, params: dict, stack_arn: str) -> list[str]:
     if action in {"ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition"}:
         return ["*"]  # no resource-level permissions
     if service == "ecr":
-        return [f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{params['repositoryName']}"]
+        names = params.get("repositoryNames") or [params["repositoryName"]]
+        return [f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{name}" for name in names]
     if operation == "DescribeServices":
         cluster = params["cluster"]
         return [f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/{s}" for s in params["services"]]

@@ -683,32 +683,73 @@ def test_the_scan_is_awaited_with_progress_and_critical_findings_exit_14():
     ]
 
 
-def test_a_failed_scan_is_refused_unless_overridden():
-    ecr = client("ecr")
+def run_scan_check(answers, allow_critical=False, seconds=600.0):
+    """scan.check against canned ECR answers: (operation, response) or (operation, error code)."""
+    ecr, out, clock = client("ecr"), io.StringIO(), FakeClock()
     with Stubber(ecr) as stub:
-        stub.add_response("describe_image_scan_findings", scan_findings({}, "FAILED"))
-        with pytest.raises(ReleaseError) as raised:
-            scan.check(
-                ecr, "predict-api", NEW, Reporter(io.StringIO()), Deadline(15, FakeClock()), False
-            )
+        for operation, answer in answers:
+            if isinstance(answer, str):
+                stub.add_client_error(operation, service_error_code=answer, service_message="m")
+            else:
+                stub.add_response(operation, answer)
+        scan.check(ecr, "predict-api", NEW, Reporter(out), Deadline(seconds, clock), allow_critical)
+    return out.getvalue()
+
+
+NO_SCAN = ("describe_image_scan_findings", "ScanNotFoundException")
+
+
+def scans_on_push(enabled: bool):
+    repository = {
+        "repositoryName": "predict-api",
+        "imageScanningConfiguration": {"scanOnPush": enabled},
+    }
+    return ("describe_repositories", {"repositories": [repository]})
+
+
+def test_a_failed_scan_is_refused_unless_overridden():
+    failed = ("describe_image_scan_findings", scan_findings({}, "FAILED"))
+    with pytest.raises(ReleaseError) as raised:
+        run_scan_check([failed])
     assert raised.value.code == ExitCode.PREREQUISITE
     assert raised.value.message.startswith(f"the ECR scan of {NEW} ended FAILED")
-    with Stubber(ecr) as stub:
-        stub.add_response("describe_image_scan_findings", scan_findings({}, "FAILED"))
-        out = io.StringIO()
-        scan.check(ecr, "predict-api", NEW, Reporter(out), Deadline(15, FakeClock()), True)
-    assert "findings not checked" in out.getvalue()
+    assert "findings not checked" in run_scan_check([failed], allow_critical=True)
+
+
+def test_a_scan_not_started_yet_is_awaited_when_the_repository_scans_on_push():
+    """Right after a push ECR answers ScanNotFoundException until the scan on push starts: that
+    is not "scanning off", so the gate waits for the scan instead of deploying unchecked."""
+    with pytest.raises(ReleaseError) as raised:
+        run_scan_check(
+            [
+                NO_SCAN,
+                scans_on_push(True),
+                ("describe_image_scan_findings", scan_findings({}, "IN_PROGRESS")),
+                ("describe_image_scan_findings", scan_findings({"CRITICAL": 1})),
+            ]
+        )
+    assert raised.value.code == ExitCode.CRITICAL_FINDINGS
+
+
+def test_no_scan_a_minute_after_a_scan_on_push_is_refused():
+    answers = [NO_SCAN, scans_on_push(True)] * 7
+    with pytest.raises(ReleaseError) as raised:
+        run_scan_check(answers)
+    assert raised.value.code == ExitCode.PREREQUISITE
+    assert raised.value.message.startswith(
+        f"no ECR scan of {NEW} after 60 s although predict-api scans on push: nothing was deployed"
+    )
+
+
+def test_no_scan_in_a_repository_that_does_not_scan_is_a_note():
+    out = run_scan_check([NO_SCAN, scans_on_push(False)])
+    assert f"no scan result for {NEW} (ScanNotFoundException: m); findings not checked" in out
 
 
 def test_a_scan_still_running_at_the_timeout_exits_11():
-    ecr = client("ecr")
-    with Stubber(ecr) as stub:
-        for _ in range(3):
-            stub.add_response("describe_image_scan_findings", scan_findings({}, "IN_PROGRESS"))
-        with pytest.raises(ReleaseError) as raised:
-            scan.check(
-                ecr, "predict-api", NEW, Reporter(io.StringIO()), Deadline(15, FakeClock()), False
-            )
+    running = ("describe_image_scan_findings", scan_findings({}, "IN_PROGRESS"))
+    with pytest.raises(ReleaseError) as raised:
+        run_scan_check([running] * 3, seconds=15)
     assert raised.value.code == ExitCode.TIMEOUT
     assert raised.value.message.startswith(
         f"--timeout 15 s reached: the ECR scan of {NEW} is still IN_PROGRESS; nothing was deployed"
@@ -749,20 +790,11 @@ def test_ctrl_c_after_the_update_started_says_it_carries_on(monkeypatch, capsys)
 
 
 def test_a_scan_that_cannot_be_read_is_refused_not_skipped():
-    ecr = client("ecr")
-    with Stubber(ecr) as stub:
-        stub.add_client_error(
-            "describe_image_scan_findings",
-            service_error_code="AccessDeniedException",
-            service_message="no",
-        )
-        with pytest.raises(ReleaseError) as raised:
-            scan.check(
-                ecr, "predict-api", NEW, Reporter(io.StringIO()), Deadline(60, FakeClock()), False
-            )
+    with pytest.raises(ReleaseError) as raised:
+        run_scan_check([("describe_image_scan_findings", "AccessDeniedException")])
     assert raised.value.code == ExitCode.PREREQUISITE
     assert raised.value.message == (
-        f"cannot read the ECR scan of {NEW} (AccessDeniedException: no): allow "
+        f"cannot read the ECR scan of {NEW} (AccessDeniedException: m): allow "
         "ecr:DescribeImageScanFindings on the repository, or pass --allow-critical-findings to "
         "deploy it unchecked"
     )
