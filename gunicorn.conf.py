@@ -32,15 +32,21 @@ if _worker == "uvicorn":
     wsgi_app = "predict_service.asgi:create_asgi_app()"
     # One process per vCPU of a 2-vCPU task (TaskSize 2048/*); more only contend. On the default
     # 0.5-vCPU task the two share it and cost ~34 MB each; WEB_CONCURRENCY=1 there saves that.
-    workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+    workers = 2
 elif _worker == "gthread":
     worker_class = "gthread"
     wsgi_app = "predict_service:create_app()"
     # 4 x 2 served about twice 2 x 4's rate (threads of one process wait on each other for the GIL).
-    workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+    workers = 4
     threads = 2
 else:
     sys.exit(f"predict-service: invalid setting GUNICORN_WORKER_CLASS={_worker!r}: uvicorn|gthread")
+
+# WEB_CONCURRENCY overrides the count. Gunicorn itself refuses a value that is not a number, but
+# would run a master with no worker for 0: refused here with the other settings' one line.
+workers = int(os.environ.get("WEB_CONCURRENCY") or workers)
+if workers < 1:
+    sys.exit(f"predict-service: invalid setting WEB_CONCURRENCY={workers}: at least 1")
 
 # Longer than the ALB's 60 s idle timeout: the ALB must close idle connections first, or a request
 # it sends on a connection Gunicorn is closing becomes a 502.

@@ -109,6 +109,8 @@ def test_killed_worker_is_replaced_and_service_keeps_answering(fresh_gunicorn):
         ({"HSTS_MAX_AGE": "-1"}, "HSTS_MAX_AGE"),
         ({"EMF_METRICS": "maybe"}, "EMF_METRICS"),
         ({"GUNICORN_WORKER_CLASS": "eventlet"}, "GUNICORN_WORKER_CLASS"),
+        ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY"),
+        ({"CORS_ALLOWED_ORIGINS": "example.com"}, "CORS_ALLOWED_ORIGINS"),
         ({"ACCESS_LOG": "sometimes"}, "ACCESS_LOG"),
     ],
 )
