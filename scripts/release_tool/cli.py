@@ -61,6 +61,19 @@ def _stack_name(value: str) -> str:
     return value
 
 
+# A local image reference as docker and podman take it: name[:tag][@digest], or an image id.
+IMAGE_REF_PATTERN = re.compile(r"[a-z0-9][a-z0-9._/:@-]{0,254}")
+
+
+def _image_ref(value: str) -> str:
+    if not IMAGE_REF_PATTERN.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"invalid image {value!r}: expected a local image reference such as "
+            "predict-api:ci or an image id"
+        )
+    return value
+
+
 def _region(value: str) -> str:
     if not REGION_PATTERN.match(value):
         raise argparse.ArgumentTypeError(
@@ -127,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add(
         "--image",
+        type=_image_ref,
         default=None,
         metavar="REF",
         help="push this local image (already built and tested, e.g. by CI) as HEAD's SHA instead "

@@ -14,6 +14,7 @@ from botocore.parsers import ResponseParserError
 
 from release_tool import health, registry, scan, service, stack, workspace
 from release_tool.aws_errors import NO_CREDENTIALS, NO_REGION
+from release_tool.cli import DEFAULT_TIMEOUT
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
 from release_tool.progress import (
@@ -73,7 +74,7 @@ class Options:
     dry_run: bool = False
     local_image: str | None = None  # built on this machine; pushed when set
     builder: str | None = None
-    timeout: float = 1800.0
+    timeout: float = DEFAULT_TIMEOUT
     poll_interval: float = 5.0
     health_url: str | None = None  # default: <ServiceUrl>/health
     health_attempts: int = 12

@@ -367,3 +367,11 @@ def test_an_image_built_from_head_is_pushed_as_it_is(
     assert result.returncode == 0, result.stderr
     assert "build" not in log.read_text()
     assert "dry run: would push localhost/predict-api:ci as " in result.stdout
+
+
+@pytest.mark.parametrize("image", ["", "Predict API:ci", "-rm"])
+def test_a_malformed_image_reference_exits_2_before_anything_runs(release_repo, tool_bin, image):
+    repo, _ = release_repo
+    result = release(repo, f"--image={image}", path=tool_bin)
+    assert result.returncode == ExitCode.USAGE
+    assert f"invalid image {image!r}: expected a local image reference" in result.stderr
