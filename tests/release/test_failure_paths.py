@@ -504,11 +504,9 @@ ANY_PARAMS = {
 }
 
 
-def test_losing_aws_after_the_change_set_was_executed_says_the_update_carries_on(
-    monkeypatch, capsys
-):
-    """A connection failure once the update is under way is exit 11 ("carries on"), not exit 3
-    ("prerequisite missing"): the release did start, and CloudFormation finishes it."""
+def release_failing_once_executed(monkeypatch, error: BaseException) -> tuple[int, bool]:
+    """`release --no-build --tag NEW` on canned AWS answers, where every DescribeStacks after the
+    change set was executed raises error (before the Stubber answers, as botocore would)."""
     monkeypatch.setenv("RELEASE_POLL_SECONDS", "0")
     cfn, ecr, ecs, sts = (client(n) for n in ("cloudformation", "ecr", "ecs", "sts"))
     stubs = [Stubber(c) for c in (cfn, ecr, ecs, sts)]
@@ -518,25 +516,31 @@ def test_losing_aws_after_the_change_set_was_executed_says_the_update_carries_on
         "after-call.cloudformation.ExecuteChangeSet", lambda **_: executed.append(True)
     )
 
-    def unreachable_once_executed(**_):
-        # Runs before the Stubber (before-parameter-build) and raises what botocore would.
+    def fail_once_executed(**_):
         if executed:
-            raise ConnectTimeoutError(
-                endpoint_url="https://cloudformation.us-east-1.amazonaws.com/"
-            )
+            raise error
 
     cfn.meta.events.register(
-        "provide-client-params.cloudformation.DescribeStacks", unreachable_once_executed
+        "provide-client-params.cloudformation.DescribeStacks", fail_once_executed
     )
     for stub in stubs:
         stub.activate()
-    session = FakeSession(cloudformation=cfn, ecr=ecr, ecs=ecs, sts=sts)
-
-    code = cli.main(["--no-build", "--tag", NEW, "--region", REGION], session=session)
-
+    code = cli.main(
+        ["--no-build", "--tag", NEW, "--region", REGION],
+        session=FakeSession(cloudformation=cfn, ecr=ecr, ecs=ecs, sts=sts),
+    )
     for stub in stubs:
-        stub.assert_no_pending_responses()
         stub.deactivate()
+    return code, bool(executed)
+
+
+def test_losing_aws_after_the_change_set_was_executed_says_the_update_carries_on(
+    monkeypatch, capsys
+):
+    """A connection failure once the update is under way is exit 11 ("carries on"), not exit 3
+    ("prerequisite missing"): the release did start, and CloudFormation finishes it."""
+    lost = ConnectTimeoutError(endpoint_url="https://cloudformation.us-east-1.amazonaws.com/")
+    code, executed = release_failing_once_executed(monkeypatch, lost)
     assert executed
     assert code == ExitCode.TIMEOUT == 11
     assert capsys.readouterr().err.splitlines() == [
@@ -757,30 +761,8 @@ def test_a_scan_still_running_at_the_timeout_exits_11():
 
 
 def test_ctrl_c_after_the_update_started_says_it_carries_on(monkeypatch, capsys):
-    monkeypatch.setenv("RELEASE_POLL_SECONDS", "0")
-    cfn, ecr, ecs, sts = (client(n) for n in ("cloudformation", "ecr", "ecs", "sts"))
-    stubs = [Stubber(c) for c in (cfn, ecr, ecs, sts)]
-    stub_a_release_up_to_execute(stubs)
-    executed = []
-    cfn.meta.events.register(
-        "after-call.cloudformation.ExecuteChangeSet", lambda **_: executed.append(True)
-    )
-
-    def ctrl_c_once_executed(**_):
-        if executed:
-            raise KeyboardInterrupt
-
-    cfn.meta.events.register(
-        "provide-client-params.cloudformation.DescribeStacks", ctrl_c_once_executed
-    )
-    for stub in stubs:
-        stub.activate()
-    code = cli.main(
-        ["--no-build", "--tag", NEW, "--region", REGION],
-        session=FakeSession(cloudformation=cfn, ecr=ecr, ecs=ecs, sts=sts),
-    )
-    for stub in stubs:
-        stub.deactivate()
+    code, executed = release_failing_once_executed(monkeypatch, KeyboardInterrupt())
+    assert executed
     assert code == ExitCode.INTERRUPTED == 130
     assert capsys.readouterr().err.splitlines() == [
         "release: error: interrupted after the stack update started: it carries on in "
