@@ -142,3 +142,13 @@ def test_the_tear_down_commands_pass_shellcheck(tmp_path):
         [str(VENV_BIN / "shellcheck"), str(script)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_the_names_the_tear_down_reads_exist_in_the_templates():
+    section = tear_down()
+    root, _ = decode_str((REPO_ROOT / "cloudformation/root.yaml").read_text())
+    outputs = re.findall(r"\$\(out (\w+)\)", section)
+    logical_ids = re.findall(r"--logical-resource-id (\w+)", section)
+    assert outputs and logical_ids, "the tear-down reads the stack's outputs and resources"
+    assert set(outputs) <= set(root["Outputs"])
+    assert set(logical_ids) <= {name for _, name, _ in resources()}
