@@ -1,7 +1,6 @@
 """README "Deploy to your account", steps 1-3, walked literally as a new user would: a fresh copy of
 this work tree, the shell blocks taken from the README itself (so the test changes when the README
-does), against a local moto_server instead of an AWS account. Also: README's exit-code table is
-the one in release_tool/errors.py.
+does), against a local moto_server instead of an AWS account.
 
 Where moto falls short: it cannot run the nested stacks, so
 cloudformation/root.yaml is replaced in the copy by a one-template stand-in with root.yaml's own
@@ -22,7 +21,6 @@ from pathlib import Path
 import boto3
 import pytest
 from cfnlint.decode import cfn_yaml
-from release_tool.errors import MEANINGS, ExitCode
 
 from tests.release.stand_in import STACK
 from tests.release.test_release_sh import BASH, FAKE_PODMAN
@@ -37,14 +35,6 @@ def section(text: str, start: str, end: str) -> str:
 
 def shell_blocks(markdown: str) -> list[str]:
     return re.findall(r"^```bash\n(.*?)^```", markdown, re.MULTILINE | re.DOTALL)
-
-
-def test_readme_exit_code_table_is_the_tools_table():
-    release = section(README.read_text(), "## Release\n", "\n## ")
-    rows = re.findall(r"^\| (\d+) \| (.+) \|$", release, re.MULTILINE)
-    assert [(int(code), meaning) for code, meaning in rows] == [
-        (int(code), MEANINGS[code]) for code in ExitCode
-    ]
 
 
 def stand_in_root(health_url: str) -> str:
