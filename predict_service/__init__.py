@@ -1,7 +1,5 @@
 """Predict API: a small scoring service. `create_app()` is the application factory."""
 
-from __future__ import annotations
-
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -10,6 +8,7 @@ from flask import Flask
 from flask_cors import CORS
 
 from predict_service import api, docs, errors, openapi
+from predict_service.app import PredictFlask
 from predict_service.jsonlog import configure_logging
 from predict_service.middleware import RESPONSE_HEADER, RequestMiddleware
 from predict_service.settings import load_settings
@@ -23,7 +22,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     # Logging before the app exists, so Flask does not add its plain-text default handler.
     configure_logging(settings["LOG_LEVEL"])
 
-    app = Flask(__name__, static_folder=None)  # no static files: /static/... is a plain 404
+    app = PredictFlask(__name__, static_folder=None)  # no static files: /static/... is a plain 404
     app.config.update(settings)
     app.config.update({k: v for k, v in overrides.items() if k not in settings})
     # No redirects for "/health/" or "//health": a redirect would be an HTML page.

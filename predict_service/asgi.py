@@ -8,8 +8,6 @@ blocks stalls its worker's other connections, so an app that adds blocking I/O s
 GUNICORN_WORKER_CLASS=gthread instead (gunicorn.conf.py).
 """
 
-from __future__ import annotations
-
 import io
 import logging
 from collections.abc import Awaitable, Callable
@@ -18,13 +16,8 @@ from typing import Any
 from a2wsgi.wsgi import build_environ
 
 from predict_service import create_app
-from predict_service.errors import PROBLEM_MIMETYPE, problem_body
-from predict_service.middleware import (
-    BODY_TOO_LARGE,
-    ENVIRON_HEADERS,
-    MAX_BODY_BYTES,
-    choose_request_id,
-)
+from predict_service.errors import INTERNAL_ERROR, PROBLEM_MIMETYPE, problem_body
+from predict_service.middleware import MAX_BODY_BYTES, RESPONSE_HEADER, choose_request_id
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -50,8 +43,9 @@ def create_asgi_app(overrides=None):
     return wsgi_to_asgi(create_app(overrides))
 
 
-async def _read_body(scope: Scope, receive: Receive) -> tuple[bytes, bool] | None:
-    """The whole request body and whether it was over the limit; None if the client left."""
+async def _read_body(scope: Scope, receive: Receive) -> tuple[bytes, int | None] | None:
+    """The body, and its length when it stopped being read past MAX_BODY_BYTES (the middleware
+    refuses that with a 413); None if the client left. Nothing is buffered past the limit."""
     declared = chunked = None
     for key, value in scope["headers"]:
         if key == b"content-length":
@@ -59,9 +53,9 @@ async def _read_body(scope: Scope, receive: Receive) -> tuple[bytes, bool] | Non
         elif key == b"transfer-encoding":
             chunked = value
     if chunked is None and (declared is None or declared == b"0"):
-        return b"", False  # no body by HTTP's framing rules: nothing to wait for (every GET here)
+        return b"", None  # no body by HTTP's framing rules: nothing to wait for (every GET here)
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return b"", True
+        return b"", int(declared)
     body = bytearray()
     while True:
         message = await receive()
@@ -69,23 +63,23 @@ async def _read_body(scope: Scope, receive: Receive) -> tuple[bytes, bool] | Non
             return None
         body += message.get("body", b"")
         if len(body) > MAX_BODY_BYTES:
-            return b"", True
+            return b"", len(body)
         if not message.get("more_body", False):
-            return bytes(body), False
+            return bytes(body), None
 
 
 async def _http(wsgi_app: WsgiApp, scope: Scope, receive: Receive, send: Send) -> None:
     read = await _read_body(scope, receive)
     if read is None:
         return  # nobody to answer
-    body, too_large = read
+    body, unread_length = read
     environ = build_environ(_without_underscored_headers(scope), io.BytesIO(body))
     environ["wsgi.multithread"] = False
     # The whole body is buffered, so reading to the end of the stream is safe. A chunked body has
     # no CONTENT_LENGTH, and without this flag Werkzeug would read it as empty.
     environ["wsgi.input_terminated"] = True
-    if too_large:  # the middleware answers 413; the connection is closed, the rest goes unread
-        environ[BODY_TOO_LARGE] = True
+    if unread_length is not None:  # what was seen of a body left unread: the app refuses it
+        environ["CONTENT_LENGTH"] = str(unread_length)
 
     response: list[Any] = []
     written: list[bytes] = []
@@ -116,8 +110,12 @@ async def _http(wsgi_app: WsgiApp, scope: Scope, receive: Receive, send: Send) -
     except Exception:
         # Flask turns its own errors into JSON; this is only for a failure outside it, so the
         # client still gets the JSON error shape and not the server's plain-text 500.
-        status, headers, payload = _internal_error(environ)
-    if too_large:
+        request_id = choose_request_id(environ)
+        _log.exception("unhandled error outside the app", extra={"request_id": request_id})
+        payload = problem_body(500, INTERNAL_ERROR, environ.get("PATH_INFO", ""), request_id)
+        status, headers = 500, [(b"content-type", PROBLEM_MIMETYPE.encode())]
+        headers.append((RESPONSE_HEADER.lower().encode(), request_id.encode()))
+    if unread_length is not None:  # the rest of the body is still on the connection
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
@@ -130,12 +128,3 @@ def _without_underscored_headers(scope: Scope) -> Scope:
     if not any(b"_" in name for name, _ in headers):
         return scope
     return {**scope, "headers": [(name, value) for name, value in headers if b"_" not in name]}
-
-
-def _internal_error(environ: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    request_id = choose_request_id(environ.get(key) for key in ENVIRON_HEADERS)
-    _log.exception("unhandled error outside the app", extra={"request_id": request_id})
-    detail = "The server failed to handle this request; quote the request_id when reporting it."
-    payload = problem_body(500, detail, environ.get("PATH_INFO", ""), request_id)
-    headers = [(b"content-type", PROBLEM_MIMETYPE.encode()), (b"x-request-id", request_id.encode())]
-    return 500, headers, payload

@@ -5,8 +5,6 @@ own); the per-request access line (middleware.py) is written in the same shape b
 CloudWatch Logs Insights parses the lines as they are.
 """
 
-from __future__ import annotations
-
 import logging
 import logging.config
 import sys

@@ -5,8 +5,6 @@ A few fields rather than the aws-embedded-metrics library, which writes a line o
 Dimensions have low cardinality only (service, route template, status class), never the request id.
 """
 
-from __future__ import annotations
-
 import time
 from typing import Any
 

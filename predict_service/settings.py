@@ -4,8 +4,6 @@ A marshmallow schema does the validation, so a bad value is reported the same wa
 input: one line that names the variable.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Mapping
 from typing import Any
