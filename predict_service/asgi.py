@@ -1,11 +1,9 @@
 """The Flask app on an asyncio server: each request's WSGI call runs inline, on the event loop.
 
 By hand because every maintained WSGI-to-ASGI adapter (a2wsgi, asgiref, uvicorn's) hands requests
-to a thread pool, which cost more server CPU than Flask itself (bench/README.md); only a2wsgi's
-scope-to-environ mapping is borrowed. Inline suits pure CPU work under the GIL: each worker serves
-requests one after another while its event loop keeps the ALB's connections open. A request that
-blocks stalls its worker's other connections, so an app that adds blocking I/O should run
-GUNICORN_WORKER_CLASS=gthread instead (gunicorn.conf.py).
+to a thread pool, which costs more server CPU than Flask itself (bench/README.md); only a2wsgi's
+scope-to-environ mapping is borrowed. Inline suits CPU work under the GIL; an app that adds
+blocking I/O should run GUNICORN_WORKER_CLASS=gthread instead (docs/design.md).
 """
 
 import io
@@ -20,8 +18,8 @@ from predict_service.errors import INTERNAL_ERROR, PROBLEM_MIMETYPE, problem_bod
 from predict_service.middleware import MAX_BODY_BYTES, RESPONSE_HEADER, choose_request_id
 
 Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[Scope]]
+Send = Callable[[Scope], Awaitable[None]]
 WsgiApp = Callable[..., Any]
 
 _log = logging.getLogger(__name__)
@@ -85,9 +83,7 @@ async def _http(wsgi_app: WsgiApp, scope: Scope, receive: Receive, send: Send) -
     written: list[bytes] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info=None):
-        # PEP 3333: a second call is allowed only with exc_info (an error handler replacing the
-        # answer), and re-raises once the headers count as sent: here, once write() was used
-        # (nothing else is sent before the app returns).
+        # PEP 3333: a second call only with exc_info, re-raised once write() sent the headers.
         if exc_info is not None and written:
             raise exc_info[1].with_traceback(exc_info[2])
         if response and exc_info is None:

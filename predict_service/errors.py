@@ -1,7 +1,5 @@
 """Every error is an RFC 9457 problem+json body with the right status: no HTML, no traceback.
-
-Each detail a client can read is written here once; the OpenAPI examples (openapi.py) quote them.
-"""
+Each detail a client can read is written here once; the OpenAPI examples (openapi.py) quote them."""
 
 from typing import Any
 
@@ -25,8 +23,7 @@ def unknown_query(names: list[str]) -> str:
 
 
 class InputError(Exception):
-    """Request input that failed validation: 400 when it is malformed or unknown, 422 when
-    well-formed but unacceptable."""
+    """Input that failed validation: 400 if malformed or unknown, 422 if well-formed but refused."""
 
     def __init__(self, status: int, detail: str, errors: dict[str, list[str]]):
         super().__init__(detail)

@@ -17,28 +17,20 @@ _LATENCY = {"Name": "Latency", "Unit": "Milliseconds"}
 DIRECTIVES = [
     {
         "Namespace": NAMESPACE,
-        "Dimensions": [["Service"], ["Service", "StatusClass"]],
-        "Metrics": [_REQUESTS],
-    },
-    {
-        "Namespace": NAMESPACE,
-        "Dimensions": [["Service"], ["Service", "Route"]],
-        "Metrics": [_LATENCY],
-    },
+        "Dimensions": [["Service"], ["Service", dimension]],
+        "Metrics": [metric],
+    }
+    for dimension, metric in (("StatusClass", _REQUESTS), ("Route", _LATENCY))
 ]
 
 
-class Metrics:
-    def __init__(self, service: str):
-        self.service = service
-
-    def fields(self, route: str, status: int | None, duration_ms: float) -> dict[str, Any]:
-        """The fields that make an access line an EMF record of one request."""
-        return {
-            "_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": DIRECTIVES},
-            "Service": self.service,
-            "Route": route,
-            "StatusClass": f"{status // 100}xx" if status else "unknown",
-            "Requests": 1,
-            "Latency": duration_ms,
-        }
+def emf_fields(service: str, route: str, status: int | None, duration_ms: float) -> dict[str, Any]:
+    """The fields that make an access line an EMF record of one request."""
+    return {
+        "_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": DIRECTIVES},
+        "Service": service,
+        "Route": route,
+        "StatusClass": f"{status // 100}xx" if status else "unknown",
+        "Requests": 1,
+        "Latency": duration_ms,
+    }

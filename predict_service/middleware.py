@@ -1,10 +1,9 @@
 """The WSGI layer around Flask: every request gets an id, a bounded body and one JSON access line.
 
 The id (the caller's X-Request-ID or the ALB's X-Amzn-Trace-Id when sane, else a new one) is echoed,
-logged and quoted in error bodies, so a user's report leads to the logs. The access line carries
-the request's metrics (metrics.py) and is the app's own, the same under every worker class. One
-WSGI wrapper: cheaper than Flask's hooks, and it sees the error handlers' answers and its own 413.
-"""
+logged and quoted in error bodies. The access line carries the request's metrics (metrics.py), the
+same under every worker class. One WSGI wrapper: cheaper than Flask's hooks, and it sees the error
+handlers' answers and its own 413."""
 
 import re
 import secrets
@@ -17,7 +16,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from predict_service.errors import BODY_TOO_LARGE, PROBLEM_MIMETYPE, problem_body
 from predict_service.jsonlog import REQUEST_ID_KEY, AccessLine
-from predict_service.metrics import UNMATCHED_ROUTE, Metrics
+from predict_service.metrics import UNMATCHED_ROUTE, emf_fields
 
 RESPONSE_HEADER = "X-Request-ID"
 # Checked in this order: an id the caller chose, then the trace id the ALB adds to every request.
@@ -63,7 +62,7 @@ class RequestMiddleware:
     def __init__(self, app: Flask, settings: dict[str, Any]):
         self.app, self.wsgi_app = app, app.wsgi_app
         self.log = AccessLine("predict_service.access") if settings["ACCESS_LOG"] else None
-        self.metrics = Metrics(settings["SERVICE_NAME"]) if settings["EMF_METRICS"] else None
+        self.service = settings["SERVICE_NAME"] if settings["EMF_METRICS"] else None
         max_age = settings["HSTS_MAX_AGE"]
         self.hsts = [("Strict-Transport-Security", f"max-age={max_age}")] if max_age else []
 
@@ -112,8 +111,8 @@ class RequestMiddleware:
             "forwarded_for": environ.get("HTTP_X_FORWARDED_FOR"),
             "user_agent": environ.get("HTTP_USER_AGENT"),
         }
-        if self.metrics is not None:
-            fields.update(self.metrics.fields(self._route(environ), status, duration_ms))
+        if self.service is not None:
+            fields.update(emf_fields(self.service, self._route(environ), status, duration_ms))
         self.log.write(f"{method} {path} {status}", fields)
 
     def _route(self, environ: dict[str, Any]) -> str:
