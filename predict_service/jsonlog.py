@@ -24,15 +24,12 @@ def _dumps(entry: dict[str, Any], **_: Any) -> str:
     return orjson.dumps(entry, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def _level_and_logger(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def _context(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The record's level and logger, and on every app line written while serving a request the
+    request's id, method and path."""
     record = event["_record"]
     event["level"] = record.levelname  # upper case, and follows logging.addLevelName
     event["logger"] = record.name
-    return event
-
-
-def _request_fields(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
-    """The request's id, method and path on every app line written while serving it."""
     if "request_id" not in event and has_request_context():
         event["request_id"] = request.environ.get(REQUEST_ID_KEY)
         event["method"] = request.method
@@ -66,7 +63,7 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
     extra = structlog.stdlib.ExtraAdder(allow=["request_id"])
     formatter = {
         "()": structlog.stdlib.ProcessorFormatter,
-        "foreign_pre_chain": [_TIME, _level_and_logger, extra, _request_fields],
+        "foreign_pre_chain": [_TIME, extra, _context],
         "processors": [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             _MESSAGE,

@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import version
 from typing import Any
 
 from apispec import APISpec
@@ -77,17 +77,10 @@ def _operation(path: str, operation_id: str, facts: dict[str, Any]) -> dict[str,
     }
 
 
-def _package_version() -> str:
-    try:
-        return version("predict-service")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0.0.0"
-
-
 def build_spec(app: Flask) -> dict[str, Any]:
     spec = APISpec(
         title="Predict API",
-        version=_package_version(),
+        version=version("predict-service"),
         openapi_version="3.0.3",
         plugins=[MarshmallowPlugin()],
         info={"description": "A small scoring API. Every error is RFC 9457 problem+json."},
