@@ -10,23 +10,17 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, jsonify
 from werkzeug.exceptions import MethodNotAllowed
 
-from predict_service.errors import (
-    BODY_TOO_LARGE,
-    INTERNAL_ERROR,
-    PROBLEM_MIMETYPE,
-    problem_body,
-    unknown_query,
-)
+from predict_service import errors
 from predict_service.middleware import MAX_BODY_BYTES, RESPONSE_HEADER
 from predict_service.schemas import ProblemSchema
 
 _EXAMPLE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 # Status: what it means, and the detail its real body carries (errors.py).
 _ERRORS = {
-    400: ("Unknown query parameter (named in `errors`).", unknown_query(["foo"])),
+    400: ("Unknown query parameter (named in `errors`).", errors.unknown_query(["foo"])),
     405: ("Method not allowed (see the Allow header).", MethodNotAllowed.description),
-    413: (f"A request body over {MAX_BODY_BYTES // 1024} KiB (none is taken).", BODY_TOO_LARGE),
-    500: ("Unexpected server error; quote `request_id` when reporting it.", INTERNAL_ERROR),
+    413: (f"A body over {MAX_BODY_BYTES // 1024} KiB (none is taken).", errors.BODY_TOO_LARGE),
+    500: ("Unexpected server error; quote `request_id` when reporting it.", errors.INTERNAL_ERROR),
 }
 _REQUEST_ID_HEADER = {RESPONSE_HEADER: {"$ref": "#/components/headers/RequestId"}}
 # No maxLength/pattern on purpose: an id that does not fit is ignored (replaced), never rejected,
@@ -63,8 +57,8 @@ def _operation(path: str, operation_id: str, facts: dict[str, Any]) -> dict[str,
     responses = {"200": _response("OK", "application/json", schema, example)}
     for status, (description, detail) in _ERRORS.items():
         extra = {"errors": {"foo": ["Unknown field."]}} if status == 400 else {}
-        problem = json.loads(problem_body(status, detail, path, _EXAMPLE_ID, **extra))
-        responses[str(status)] = _response(description, PROBLEM_MIMETYPE, "Problem", problem)
+        problem = json.loads(errors.problem_body(status, detail, path, _EXAMPLE_ID, **extra))
+        responses[str(status)] = _response(description, errors.PROBLEM_MIMETYPE, "Problem", problem)
     parameters: list[Any] = ["XRequestId"]  # a component name: apispec turns it into a $ref
     if facts.get("query_schema") is not None:
         parameters.append({"in": "query", "schema": facts["query_schema"]})
