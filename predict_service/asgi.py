@@ -41,19 +41,14 @@ def create_asgi_app(overrides=None):
     return wsgi_to_asgi(create_app(overrides))
 
 
-async def _read_body(scope: Scope, receive: Receive) -> tuple[bytes, int | None] | None:
-    """The body, and its length when it stopped being read past MAX_BODY_BYTES (the middleware
-    refuses that with a 413); None if the client left. Nothing is buffered past the limit."""
-    declared = chunked = None
-    for key, value in scope["headers"]:
-        if key == b"content-length":
-            declared = value
-        elif key == b"transfer-encoding":
-            chunked = value
-    if chunked is None and (declared is None or declared == b"0"):
-        return b"", None  # no body by HTTP's framing rules: nothing to wait for (every GET here)
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return b"", int(declared)
+async def _read_body(environ: dict[str, Any], receive: Receive) -> tuple[bytes, bool] | None:
+    """The body, and whether it was left unread past MAX_BODY_BYTES (CONTENT_LENGTH then says how
+    much was seen, and the middleware refuses it with a 413); None if the client left."""
+    declared = environ.get("CONTENT_LENGTH", "")
+    if "HTTP_TRANSFER_ENCODING" not in environ and declared in ("", "0"):
+        return b"", False  # no body by HTTP's framing rules: nothing to wait for (every GET here)
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return b"", True
     body = bytearray()
     while True:
         message = await receive()
@@ -61,23 +56,23 @@ async def _read_body(scope: Scope, receive: Receive) -> tuple[bytes, int | None]
             return None
         body += message.get("body", b"")
         if len(body) > MAX_BODY_BYTES:
-            return b"", len(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            return b"", True
         if not message.get("more_body", False):
-            return bytes(body), None
+            return bytes(body), False
 
 
 async def _http(wsgi_app: WsgiApp, scope: Scope, receive: Receive, send: Send) -> None:
-    read = await _read_body(scope, receive)
+    environ = build_environ(_without_underscored_headers(scope), None)
+    read = await _read_body(environ, receive)
     if read is None:
         return  # nobody to answer
-    body, unread_length = read
-    environ = build_environ(_without_underscored_headers(scope), io.BytesIO(body))
+    body, unread = read
+    environ["wsgi.input"] = io.BytesIO(body)
     environ["wsgi.multithread"] = False
     # The whole body is buffered, so reading to the end of the stream is safe. A chunked body has
     # no CONTENT_LENGTH, and without this flag Werkzeug would read it as empty.
     environ["wsgi.input_terminated"] = True
-    if unread_length is not None:  # what was seen of a body left unread: the app refuses it
-        environ["CONTENT_LENGTH"] = str(unread_length)
 
     response: list[Any] = []
     written: list[bytes] = []
@@ -111,7 +106,7 @@ async def _http(wsgi_app: WsgiApp, scope: Scope, receive: Receive, send: Send) -
         payload = problem_body(500, INTERNAL_ERROR, environ.get("PATH_INFO", ""), request_id)
         status, headers = 500, [(b"content-type", PROBLEM_MIMETYPE.encode())]
         headers.append((RESPONSE_HEADER.lower().encode(), request_id.encode()))
-    if unread_length is not None:  # the rest of the body is still on the connection
+    if unread:  # the rest of the body is still on the connection
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
