@@ -13,7 +13,7 @@ from predict_service.schemas import HealthSchema, NoQueryArgsSchema, PredictionS
 bp = Blueprint("api", __name__)
 
 # Built once: building a schema costs far more than using it. The response schemas only document
-# the answers (marshmallow validates on load, not on dump; the score was validated at start-up).
+# the answers (the score was validated at start-up).
 _no_query_args = NoQueryArgsSchema()
 
 

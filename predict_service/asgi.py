@@ -1,10 +1,7 @@
 """The Flask app on an asyncio server: each request's WSGI call runs inline, on the event loop.
-
 By hand because every maintained WSGI-to-ASGI adapter (a2wsgi, asgiref, uvicorn's) hands requests
-to a thread pool, which costs more server CPU than Flask itself (bench/README.md); only a2wsgi's
-scope-to-environ mapping is borrowed. Inline suits CPU work under the GIL; an app that adds
-blocking I/O should run GUNICORN_WORKER_CLASS=gthread instead (docs/design.md).
-"""
+to a thread pool, costing more server CPU than Flask itself (bench/README.md); only a2wsgi's
+scope-to-environ mapping is borrowed. Blocking I/O belongs under gthread (docs/design.md)."""
 
 import io
 import logging

@@ -38,8 +38,6 @@ def _context(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any
 
 
 _TIME = structlog.processors.TimeStamper(fmt="iso", utc=True, key="time")
-_MESSAGE = structlog.processors.EventRenamer("message")
-_JSON = structlog.processors.JSONRenderer(serializer=_dumps)
 
 
 class AccessLine:
@@ -53,22 +51,20 @@ class AccessLine:
     def write(self, message: str, fields: dict[str, Any]) -> None:
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")  # as _TIME writes it
         line = {"time": now, "level": "INFO", "logger": self.logger_name, **fields}
-        line["message"] = message
-        self.stream.write(_dumps(line) + "\n")
+        self.stream.write(_dumps({**line, "message": message}) + "\n")
         self.stream.flush()
 
 
 def logging_config(level: str = "INFO") -> dict[str, Any]:
     """A dictConfig for the app and Gunicorn (passed to Gunicorn as logconfig_dict)."""
-    extra = structlog.stdlib.ExtraAdder(allow=["request_id"])
     formatter = {
         "()": structlog.stdlib.ProcessorFormatter,
-        "foreign_pre_chain": [_TIME, extra, _context],
+        "foreign_pre_chain": [_TIME, structlog.stdlib.ExtraAdder(allow=["request_id"]), _context],
         "processors": [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            _MESSAGE,
+            structlog.processors.EventRenamer("message"),
             structlog.processors.format_exc_info,  # the traceback as one string: "exception"
-            _JSON,
+            structlog.processors.JSONRenderer(serializer=_dumps),
         ],
     }
     stdout = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}
@@ -90,7 +86,6 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
 
 def configure_logging(level: str = "INFO") -> None:
     """Configure JSON logging unless a host (Gunicorn, pytest) configured the root logger."""
-    if logging.getLogger().handlers:
-        return
-    logging.config.dictConfig(logging_config(level))
-    logging.captureWarnings(True)
+    if not logging.getLogger().handlers:
+        logging.config.dictConfig(logging_config(level))
+        logging.captureWarnings(True)

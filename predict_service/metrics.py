@@ -1,9 +1,7 @@
-"""The request's metrics, carried by its access line in CloudWatch's Embedded Metric Format (EMF).
-
-CloudWatch Logs extracts the metrics from the line itself: no agent, no API call, no second line.
-A few fields rather than the aws-embedded-metrics library, which writes a line of its own per flush.
-Dimensions have low cardinality only (service, route template, status class), never the request id.
-"""
+"""The request's metrics, carried by its access line in CloudWatch's Embedded Metric Format (EMF):
+CloudWatch Logs extracts them from the line, so no agent, no API call and no second line (the
+aws-embedded-metrics library writes a line of its own per flush). Dimensions have low cardinality
+only (service, route template, status class), never the request id."""
 
 import time
 from typing import Any

@@ -1,9 +1,6 @@
-"""The WSGI layer around Flask: every request gets an id, a bounded body and one JSON access line.
-
-The id (the caller's X-Request-ID or the ALB's X-Amzn-Trace-Id when sane, else a new one) is echoed,
-logged and quoted in error bodies. The access line carries the request's metrics (metrics.py), the
-same under every worker class. One WSGI wrapper: cheaper than Flask's hooks, and it sees the error
-handlers' answers and its own 413."""
+"""The WSGI layer around Flask: every request gets an id (echoed, logged, quoted in error bodies), a
+bounded body and one JSON access line carrying its metrics (metrics.py), under every worker class.
+One WSGI wrapper: cheaper than Flask's hooks, it sees the error handlers' answers and its 413."""
 
 import re
 import secrets
@@ -21,8 +18,7 @@ from predict_service.metrics import UNMATCHED_ROUTE, emf_fields
 RESPONSE_HEADER = "X-Request-ID"
 # Checked in this order: an id the caller chose, then the trace id the ALB adds to every request.
 ENVIRON_HEADERS = ("HTTP_X_REQUEST_ID", "HTTP_X_AMZN_TRACE_ID")
-# Bounded, and limited to characters that cannot break a log line or a header
-# (an ALB trace id looks like "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1").
+# Bounded, in characters that cannot break a log line or a header (an ALB trace id: "Root=1-...").
 _SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:;=+/-]{0,199}")
 ROUTE_KEY = "predict_service.route"
 # A larger body is refused with a 413 and never read past this (asgi.py reads no further either).

@@ -38,12 +38,7 @@ _REQUEST_ID_PARAMETER = {
 def documented(**facts: Any) -> Callable:
     """Attach a view's OpenAPI facts (summary, description, response_schema, query_schema) next
     to its code; build_spec() collects them."""
-
-    def attach(view: Callable) -> Callable:
-        view.openapi = facts
-        return view
-
-    return attach
+    return lambda view: setattr(view, "openapi", facts) or view
 
 
 def _response(description: str, mimetype: str, schema: Any, example: Any) -> dict[str, Any]:
