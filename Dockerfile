@@ -1,13 +1,14 @@
 # Container image for the Predict API: Gunicorn serving predict_service, non-root, on :8000.
 #
 # The official image, a patch release on Debian trixie pinned by its multi-platform index digest
-# (docker-library/repo-info, repos/python/remote/3.12.14-slim-trixie.md): a rebuilt tag cannot
-# change what ships. Written out in both FROM lines, not through an ARG: Dependabot proposes new
+# (linux/amd64 and linux/arm64 among its platforms; docker-library/repo-info,
+# repos/python/remote/3.14.7-slim-trixie.md): a rebuilt tag cannot change what ships. Python 3.14
+# because it served a request with the least CPU of 3.12-3.14 (bench/README.md). Written out in both FROM lines, not through an ARG: Dependabot proposes new
 # tags and digests only for FROM lines it can read. scripts/image-test.sh builds this file as is,
 # and only where no registry is reachable builds a copy whose FROM names a local stand-in.
 
 # ---- build: resolve the runtime dependencies into a self-contained venv --------------------------
-FROM python:3.12.14-slim-trixie@sha256:e5c9fa26ffb76e11e0f054f30dc2523a2f9693f0c36c0cf1e39b27e152d899fc AS build
+FROM python:3.14.7-slim-trixie@sha256:ce40764625a4ff50df3548277632e7f96c4e77fe75fa848aae9885476e7df5a4 AS build
 
 # The venv has no pip/setuptools of its own (nothing to strip later): the base's pip installs into
 # it through --python. The same path in both stages keeps the venv's interpreter symlink valid.
@@ -31,7 +32,7 @@ RUN python -m pip --python /opt/venv/bin/python install --no-cache-dir --no-comp
         /opt/venv/lib
 
 # ---- runtime: the venv and the Gunicorn config, nothing else ------------------------------------
-FROM python:3.12.14-slim-trixie@sha256:e5c9fa26ffb76e11e0f054f30dc2523a2f9693f0c36c0cf1e39b27e152d899fc AS runtime
+FROM python:3.14.7-slim-trixie@sha256:ce40764625a4ff50df3548277632e7f96c4e77fe75fa848aae9885476e7df5a4 AS runtime
 
 # Numeric uid/gid so orchestrators can verify "non-root" without reading /etc/passwd; a home dir
 # because some libraries expect one. --no-log-init avoids a huge sparse lastlog for a high uid.

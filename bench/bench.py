@@ -30,6 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the bench venv's bin/
 sys.path.insert(0, str(REPO))
+import cost  # noqa: E402 - bench/cost.py, beside this file
+
 from tests.dockerfile import python_env  # noqa: E402 - the repository root is not on the path
 
 SHIPPED, FLOOR, PEER = "flask-gunicorn", "raw-wsgi-gunicorn", "fastapi-uvicorn"
@@ -253,12 +255,14 @@ def summarize(samples: dict[str, list[dict]], connections: list[int]) -> list[di
     for row in rows:
         for label, ref in (("x_peer", PEER), ("x_floor", FLOOR)):
             other = by_key.get((ref, row["connections"]))
-            row[label] = round(row["rps"] / other["rps"], 2) if other else None
+            row[label] = round(row["rps"] / other["rps"], 2) if other and other["rps"] else None
         # The per-round ratio to the peer: each round's servers ran minutes apart at most.
         other = by_key.get((PEER, row["connections"]))
         if other:
-            ratios = [a / b for a, b in zip(row["rounds_rps"], other["rounds_rps"], strict=True)]
-            row["x_peer_range"] = [round(min(ratios), 2), round(max(ratios), 2)]
+            pairs = zip(row["rounds_rps"], other["rounds_rps"], strict=True)
+            ratios = [a / b for a, b in pairs if b]  # a round wrk got no answer in is left out
+            if ratios:
+                row["x_peer_range"] = [round(min(ratios), 2), round(max(ratios), 2)]
     return rows
 
 
@@ -273,13 +277,46 @@ def table(rows: list[dict], rounds: int, duration: int) -> str:
     ]
     for r in rows:
         span = r.get("x_peer_range")
-        peer = f"{r['x_peer']:.2f}" + (f" ({span[0]:.2f}-{span[1]:.2f})" if span else "")
+        peer = f"{r['x_peer']:.2f}" if r["x_peer"] is not None else "-"
+        peer += f" ({span[0]:.2f}-{span[1]:.2f})" if span else ""
         floor = f"{r['x_floor']:.2f}" if r["x_floor"] is not None else "-"
         lines.append(
             f"| {r['server']} | {r['connections']} | {r['rps']:,.0f} | {r['p50_ms']:.1f} "
             f"| {r['p99_ms']:.1f} | {r['errors']} | {peer} | {floor} | {r['cpu_us']:.0f} "
             f"| {r['startup_s']:.2f} "
             f"| {r['rss_mb']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def cost_table(rows: list[dict]) -> str:
+    """Fargate's cost per million requests for each server, at the highest concurrency run."""
+    top = max(r["connections"] for r in rows)
+    here = cost.this_architecture()
+    lines = [
+        f"Fargate cost per million GET /predict ({cost.REGION} prices read {cost.PRICES_READ}; "
+        f"{cost.TASK_VCPU} vCPU / {cost.TASK_GB} GB task at {cost.CPU_TARGET:.0%} CPU, the "
+        f"stack's defaults; measured on {here}, the other architecture estimated: "
+        f"{cost.ESTIMATE})",
+        "",
+        "| server | conns | req/s per vCPU | p99 ms (target "
+        f"{cost.P99_TARGET_MS:,} ms) | USD per million, {cost.X86_64} | USD per million, "
+        f"{cost.ARM64} |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if r["connections"] != top or not r["cpu_us"]:
+            continue
+        per_vcpu = 1e6 / r["cpu_us"]
+        held = "" if r["p99_ms"] <= cost.P99_TARGET_MS else " (over target)"
+        prices = [
+            f"{cost.per_million(per_vcpu, arch):.4f}" + ("" if arch == here else " (est.)")
+            for arch in (cost.X86_64, cost.ARM64)
+        ]
+        lines.append(
+            f"| {r['server']} | {top} | {per_vcpu:,.0f} | {r['p99_ms']:.1f}{held} | "
+            + " | ".join(prices)
+            + " |"
         )
     return "\n".join(lines)
 
@@ -335,6 +372,14 @@ def main() -> int:
         help="another checkout (e.g. a git worktree of an earlier commit): its service runs too, "
         "as 'baseline', for a before/after from the same run",
     )
+    parser.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="NAME=VENV",
+        help="the shipped service from this checkout on another venv's interpreter (e.g. one per "
+        "Python version; the venv needs the service's dependencies)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     parser.add_argument(
         "--pieces-number", type=int, default=20000, help="calls per piece in pieces.py (0: skip)"
@@ -347,6 +392,10 @@ def main() -> int:
         baseline = args.baseline.resolve()
         env = {**python_env(), "PYTHONPATH": str(baseline)}  # its own predict_service first
         chosen.append(Server("baseline", GUNICORN, env, cwd=baseline))
+    for spec in args.python:
+        name, _, venv = spec.partition("=")
+        command = [str(Path(venv).resolve() / "bin" / "gunicorn"), *GUNICORN[1:]]
+        chosen.append(Server(name, command, {**python_env(), "PYTHONPATH": str(REPO)}))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out / stamp
     logs = out / "logs"
@@ -385,7 +434,7 @@ def main() -> int:
             stop(r.process)
 
     rows = summarize(samples, args.connections)
-    text = table(rows, args.rounds, args.duration)
+    text = table(rows, args.rounds, args.duration) + "\n\n" + cost_table(rows)
     (out / "table.md").write_text(text + "\n")
     (out / "results.json").write_text(
         json.dumps(

@@ -1,14 +1,7 @@
 """The Flask app on an asyncio server: each request's WSGI call runs inline, on the event loop.
-
 By hand because every maintained WSGI-to-ASGI adapter (a2wsgi, asgiref, uvicorn's) hands requests
-to a thread pool, which cost more server CPU than Flask itself (bench/README.md); only a2wsgi's
-scope-to-environ mapping is borrowed. Inline suits pure CPU work under the GIL: each worker serves
-requests one after another while its event loop keeps the ALB's connections open. A request that
-blocks stalls its worker's other connections, so an app that adds blocking I/O should run
-GUNICORN_WORKER_CLASS=gthread instead (gunicorn.conf.py).
-"""
-
-from __future__ import annotations
+to a thread pool, costing more server CPU than Flask itself (bench/README.md); only a2wsgi's
+scope-to-environ mapping is borrowed. Blocking I/O belongs under gthread (docs/design.md)."""
 
 import io
 import logging
@@ -18,17 +11,12 @@ from typing import Any
 from a2wsgi.wsgi import build_environ
 
 from predict_service import create_app
-from predict_service.errors import PROBLEM_MIMETYPE, problem_body
-from predict_service.middleware import (
-    BODY_TOO_LARGE,
-    ENVIRON_HEADERS,
-    MAX_BODY_BYTES,
-    choose_request_id,
-)
+from predict_service.errors import INTERNAL_ERROR, PROBLEM_MIMETYPE, problem_body
+from predict_service.middleware import MAX_BODY_BYTES, RESPONSE_HEADER, choose_request_id
 
 Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[Scope]]
+Send = Callable[[Scope], Awaitable[None]]
 WsgiApp = Callable[..., Any]
 
 _log = logging.getLogger(__name__)
@@ -50,17 +38,13 @@ def create_asgi_app(overrides=None):
     return wsgi_to_asgi(create_app(overrides))
 
 
-async def _read_body(scope: Scope, receive: Receive) -> tuple[bytes, bool] | None:
-    """The whole request body and whether it was over the limit; None if the client left."""
-    declared = chunked = None
-    for key, value in scope["headers"]:
-        if key == b"content-length":
-            declared = value
-        elif key == b"transfer-encoding":
-            chunked = value
-    if chunked is None and (declared is None or declared == b"0"):
+async def _read_body(environ: dict[str, Any], receive: Receive) -> tuple[bytes, bool] | None:
+    """The body, and whether it was left unread past MAX_BODY_BYTES (CONTENT_LENGTH then says how
+    much was seen, and the middleware refuses it with a 413); None if the client left."""
+    declared = environ.get("CONTENT_LENGTH", "")
+    if "HTTP_TRANSFER_ENCODING" not in environ and declared in ("", "0"):
         return b"", False  # no body by HTTP's framing rules: nothing to wait for (every GET here)
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         return b"", True
     body = bytearray()
     while True:
@@ -69,31 +53,29 @@ async def _read_body(scope: Scope, receive: Receive) -> tuple[bytes, bool] | Non
             return None
         body += message.get("body", b"")
         if len(body) > MAX_BODY_BYTES:
+            environ["CONTENT_LENGTH"] = str(len(body))
             return b"", True
         if not message.get("more_body", False):
             return bytes(body), False
 
 
 async def _http(wsgi_app: WsgiApp, scope: Scope, receive: Receive, send: Send) -> None:
-    read = await _read_body(scope, receive)
+    environ = build_environ(_without_underscored_headers(scope), None)
+    read = await _read_body(environ, receive)
     if read is None:
         return  # nobody to answer
-    body, too_large = read
-    environ = build_environ(_without_underscored_headers(scope), io.BytesIO(body))
+    body, unread = read
+    environ["wsgi.input"] = io.BytesIO(body)
     environ["wsgi.multithread"] = False
     # The whole body is buffered, so reading to the end of the stream is safe. A chunked body has
     # no CONTENT_LENGTH, and without this flag Werkzeug would read it as empty.
     environ["wsgi.input_terminated"] = True
-    if too_large:  # the middleware answers 413; the connection is closed, the rest goes unread
-        environ[BODY_TOO_LARGE] = True
 
     response: list[Any] = []
     written: list[bytes] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info=None):
-        # PEP 3333: a second call is allowed only with exc_info (an error handler replacing the
-        # answer), and re-raises once the headers count as sent: here, once write() was used
-        # (nothing else is sent before the app returns).
+        # PEP 3333: a second call only with exc_info, re-raised once write() sent the headers.
         if exc_info is not None and written:
             raise exc_info[1].with_traceback(exc_info[2])
         if response and exc_info is None:
@@ -116,8 +98,12 @@ async def _http(wsgi_app: WsgiApp, scope: Scope, receive: Receive, send: Send) -
     except Exception:
         # Flask turns its own errors into JSON; this is only for a failure outside it, so the
         # client still gets the JSON error shape and not the server's plain-text 500.
-        status, headers, payload = _internal_error(environ)
-    if too_large:
+        request_id = choose_request_id(environ)
+        _log.exception("unhandled error outside the app", extra={"request_id": request_id})
+        payload = problem_body(500, INTERNAL_ERROR, environ.get("PATH_INFO", ""), request_id)
+        status, headers = 500, [(b"content-type", PROBLEM_MIMETYPE.encode())]
+        headers.append((RESPONSE_HEADER.lower().encode(), request_id.encode()))
+    if unread:  # the rest of the body is still on the connection
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
@@ -130,12 +116,3 @@ def _without_underscored_headers(scope: Scope) -> Scope:
     if not any(b"_" in name for name, _ in headers):
         return scope
     return {**scope, "headers": [(name, value) for name, value in headers if b"_" not in name]}
-
-
-def _internal_error(environ: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    request_id = choose_request_id(environ.get(key) for key in ENVIRON_HEADERS)
-    _log.exception("unhandled error outside the app", extra={"request_id": request_id})
-    detail = "The server failed to handle this request; quote the request_id when reporting it."
-    payload = problem_body(500, detail, environ.get("PATH_INFO", ""), request_id)
-    headers = [(b"content-type", PROBLEM_MIMETYPE.encode()), (b"x-request-id", request_id.encode())]
-    return 500, headers, payload

@@ -1,8 +1,6 @@
 """Interactive API docs at /docs: Swagger UI (from the swagger-ui-bundle-v2 package: no CDN) reading
 /openapi.json, under a Content-Security-Policy that lets the page load and call only this origin."""
 
-from __future__ import annotations
-
 from flask import Blueprint, Response, abort, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 

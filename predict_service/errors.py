@@ -1,12 +1,9 @@
 """Every error is an RFC 9457 problem+json body with the right status: no HTML, no traceback.
+Each detail a client can read is written here once; the OpenAPI examples (openapi.py) quote them."""
 
-The 413 for an oversized body is answered before Flask, by middleware.py, with problem_body()."""
-
-from __future__ import annotations
-
-import json
 from typing import Any
 
+import orjson
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
@@ -14,32 +11,29 @@ from werkzeug.http import HTTP_STATUS_CODES
 from predict_service.jsonlog import REQUEST_ID_KEY
 
 PROBLEM_MIMETYPE = "application/problem+json"
+INTERNAL_ERROR = "The server failed to handle this request; quote the request_id when reporting it."
+BODY_TOO_LARGE = "The request body is larger than this API accepts."
+INVALID_QUERY = "Invalid query parameter value(s)."
 # Headers of an HTTPException worth keeping on the JSON response (e.g. Allow on a 405).
 _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 
 
+def unknown_query(names: list[str]) -> str:
+    return f"Unknown query parameter(s): {', '.join(names)}."
+
+
 class InputError(Exception):
-    """Request input that failed validation: 400 when it is malformed or unknown, 422 when
-    well-formed but unacceptable."""
+    """Input that failed validation: 400 if malformed or unknown, 422 if well-formed but refused."""
 
     def __init__(self, status: int, detail: str, errors: dict[str, list[str]]):
         super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.errors = errors
+        self.status, self.detail, self.errors = status, detail, errors
 
 
 def problem_body(status: int, detail: str, instance: str, request_id: str | None, **extra) -> bytes:
-    body = {
-        "type": "about:blank",
-        "title": HTTP_STATUS_CODES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-        "instance": instance,
-        "request_id": request_id,
-        **extra,
-    }
-    return json.dumps(body).encode()
+    title = HTTP_STATUS_CODES.get(status, "Error")
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return orjson.dumps({**body, "instance": instance, "request_id": request_id, **extra})
 
 
 def problem(status: int, detail: str, **extra: Any) -> Response:
@@ -64,6 +58,4 @@ def init_app(app: Flask) -> None:
     def unhandled_error(error: Exception) -> Response:
         # The traceback goes to the log (with the request id); the client gets only the id to quote.
         current_app.logger.exception("unhandled error")
-        return problem(
-            500, "The server failed to handle this request; quote the request_id when reporting it."
-        )
+        return problem(500, INTERNAL_ERROR)

@@ -1,11 +1,7 @@
 """JSON log lines on stdout, one object per line, for the app, Gunicorn and uvicorn alike.
 
 structlog's ProcessorFormatter renders the records of `logging` (Gunicorn's, uvicorn's, the app's
-own); the per-request access line (middleware.py) is written in the same shape by AccessLine.
-CloudWatch Logs Insights parses the lines as they are.
-"""
-
-from __future__ import annotations
+own); the per-request access line (middleware.py) is written in the same shape by AccessLine."""
 
 import logging
 import logging.config
@@ -19,6 +15,7 @@ from flask import has_request_context, request
 
 # Servers' own access loggers are silenced: the app writes the access line itself (middleware.py).
 SERVER_ACCESS_LOGGERS = ("gunicorn.access", "uvicorn.access")
+SERVER_ERROR_LOGGERS = ("gunicorn.error", "uvicorn.error")
 REQUEST_ID_KEY = "predict_service.request_id"  # where the middleware puts the id in the environ
 
 
@@ -27,15 +24,12 @@ def _dumps(entry: dict[str, Any], **_: Any) -> str:
     return orjson.dumps(entry, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def _level_and_logger(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def _context(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The record's level and logger, and on every app line written while serving a request the
+    request's id, method and path."""
     record = event["_record"]
     event["level"] = record.levelname  # upper case, and follows logging.addLevelName
     event["logger"] = record.name
-    return event
-
-
-def _request_fields(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
-    """The request's id, method and path on every app line written while serving it."""
     if "request_id" not in event and has_request_context():
         event["request_id"] = request.environ.get(REQUEST_ID_KEY)
         event["method"] = request.method
@@ -44,14 +38,12 @@ def _request_fields(_logger: Any, _method: str, event: dict[str, Any]) -> dict[s
 
 
 _TIME = structlog.processors.TimeStamper(fmt="iso", utc=True, key="time")
-_MESSAGE = structlog.processors.EventRenamer("message")
-_JSON = structlog.processors.JSONRenderer(serializer=_dumps)
 
 
 class AccessLine:
     """The per-request line: the same JSON shape, one write to stdout (as it was at start-up).
-    Not through a logger: structlog's processor chain cost 26 µs a request inside the server, 8 %
-    of its CPU (bench/README.md), for a line whose shape never changes."""
+    Not through a logger: structlog's processor chain cost a measurable share of a request's CPU
+    (bench/README.md) for a line whose shape never changes."""
 
     def __init__(self, logger_name: str):
         self.logger_name, self.stream = logger_name, sys.stdout
@@ -59,8 +51,7 @@ class AccessLine:
     def write(self, message: str, fields: dict[str, Any]) -> None:
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")  # as _TIME writes it
         line = {"time": now, "level": "INFO", "logger": self.logger_name, **fields}
-        line["message"] = message
-        self.stream.write(_dumps(line) + "\n")
+        self.stream.write(_dumps({**line, "message": message}) + "\n")
         self.stream.flush()
 
 
@@ -68,47 +59,33 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
     """A dictConfig for the app and Gunicorn (passed to Gunicorn as logconfig_dict)."""
     formatter = {
         "()": structlog.stdlib.ProcessorFormatter,
-        "foreign_pre_chain": [
-            _TIME,
-            _level_and_logger,
-            structlog.stdlib.ExtraAdder(allow=["request_id"]),
-            _request_fields,
-        ],
+        "foreign_pre_chain": [_TIME, structlog.stdlib.ExtraAdder(allow=["request_id"]), _context],
         "processors": [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            _MESSAGE,
+            structlog.processors.EventRenamer("message"),
             structlog.processors.format_exc_info,  # the traceback as one string: "exception"
-            _JSON,
+            structlog.processors.JSONRenderer(serializer=_dumps),
         ],
     }
+    stdout = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}
+    # The servers' loggers carry no handlers of their own: they propagate to root, so every line
+    # is formatted once, the same way. Their access loggers are silenced.
+    loggers = {name: {"level": level, "propagate": True} for name in SERVER_ERROR_LOGGERS}
+    loggers.update(
+        {name: {"level": "CRITICAL", "propagate": False} for name in SERVER_ACCESS_LOGGERS}
+    )
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": formatter},
-        "handlers": {
-            "stdout": {
-                "class": "logging.StreamHandler",
-                "formatter": "json",
-                "stream": "ext://sys.stdout",
-            }
-        },
+        "handlers": {"stdout": stdout},
         "root": {"level": level, "handlers": ["stdout"]},
-        # The servers' loggers carry no handlers of their own: they propagate to root, so every
-        # line is formatted once, the same way.
-        "loggers": {
-            "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
-            "uvicorn.error": {"level": level, "handlers": [], "propagate": True},
-            **{
-                name: {"level": "CRITICAL", "handlers": [], "propagate": False}
-                for name in SERVER_ACCESS_LOGGERS
-            },
-        },
+        "loggers": {name: {**config, "handlers": []} for name, config in loggers.items()},
     }
 
 
 def configure_logging(level: str = "INFO") -> None:
     """Configure JSON logging unless a host (Gunicorn, pytest) configured the root logger."""
-    if logging.getLogger().handlers:
-        return
-    logging.config.dictConfig(logging_config(level))
-    logging.captureWarnings(True)
+    if not logging.getLogger().handlers:
+        logging.config.dictConfig(logging_config(level))
+        logging.captureWarnings(True)

@@ -1,11 +1,7 @@
-"""The request's metrics, carried by its access line in CloudWatch's Embedded Metric Format (EMF).
-
-CloudWatch Logs extracts the metrics from the line itself: no agent, no API call, no second line.
-A few fields rather than the aws-embedded-metrics library, which writes a line of its own per flush.
-Dimensions have low cardinality only (service, route template, status class), never the request id.
-"""
-
-from __future__ import annotations
+"""The request's metrics, carried by its access line in CloudWatch's Embedded Metric Format (EMF):
+CloudWatch Logs extracts them from the line, so no agent, no API call and no second line (the
+aws-embedded-metrics library writes a line of its own per flush). Dimensions have low cardinality
+only (service, route template, status class), never the request id."""
 
 import time
 from typing import Any
@@ -19,28 +15,20 @@ _LATENCY = {"Name": "Latency", "Unit": "Milliseconds"}
 DIRECTIVES = [
     {
         "Namespace": NAMESPACE,
-        "Dimensions": [["Service"], ["Service", "StatusClass"]],
-        "Metrics": [_REQUESTS],
-    },
-    {
-        "Namespace": NAMESPACE,
-        "Dimensions": [["Service"], ["Service", "Route"]],
-        "Metrics": [_LATENCY],
-    },
+        "Dimensions": [["Service"], ["Service", dimension]],
+        "Metrics": [metric],
+    }
+    for dimension, metric in (("StatusClass", _REQUESTS), ("Route", _LATENCY))
 ]
 
 
-class Metrics:
-    def __init__(self, service: str):
-        self.service = service
-
-    def fields(self, route: str, status: int | None, duration_ms: float) -> dict[str, Any]:
-        """The fields that make an access line an EMF record of one request."""
-        return {
-            "_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": DIRECTIVES},
-            "Service": self.service,
-            "Route": route,
-            "StatusClass": f"{status // 100}xx" if status else "unknown",
-            "Requests": 1,
-            "Latency": duration_ms,
-        }
+def emf_fields(service: str, route: str, status: int | None, duration_ms: float) -> dict[str, Any]:
+    """The fields that make an access line an EMF record of one request."""
+    return {
+        "_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": DIRECTIVES},
+        "Service": service,
+        "Route": route,
+        "StatusClass": f"{status // 100}xx" if status else "unknown",
+        "Requests": 1,
+        "Latency": duration_ms,
+    }

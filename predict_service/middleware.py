@@ -1,12 +1,6 @@
-"""The WSGI layer around Flask: every request gets an id, a bounded body and one JSON access line.
-
-The id (the caller's X-Request-ID or the ALB's X-Amzn-Trace-Id when sane, else a new one) is echoed,
-logged and quoted in error bodies, so a user's report leads to the logs. The access line carries
-the request's metrics (metrics.py) and is the app's own, the same under every worker class. One
-WSGI wrapper: cheaper than Flask's hooks, and it sees the error handlers' answers and its own 413.
-"""
-
-from __future__ import annotations
+"""The WSGI layer around Flask: every request gets an id (echoed, logged, quoted in error bodies), a
+bounded body and one JSON access line carrying its metrics (metrics.py), under every worker class.
+One WSGI wrapper: cheaper than Flask's hooks, it sees the error handlers' answers and its 413."""
 
 import re
 import secrets
@@ -17,28 +11,24 @@ from typing import Any
 from flask import Flask, Request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from predict_service.errors import PROBLEM_MIMETYPE, problem_body
+from predict_service.errors import BODY_TOO_LARGE, PROBLEM_MIMETYPE, problem_body
 from predict_service.jsonlog import REQUEST_ID_KEY, AccessLine
-from predict_service.metrics import UNMATCHED_ROUTE, Metrics
+from predict_service.metrics import UNMATCHED_ROUTE, emf_fields
 
-ACCESS_LOGGER = "predict_service.access"
 RESPONSE_HEADER = "X-Request-ID"
 # Checked in this order: an id the caller chose, then the trace id the ALB adds to every request.
-INCOMING_HEADERS = ("X-Request-ID", "X-Amzn-Trace-Id")
-ENVIRON_HEADERS = tuple("HTTP_" + name.upper().replace("-", "_") for name in INCOMING_HEADERS)
-# Bounded, and limited to characters that cannot break a log line or a header
-# (an ALB trace id looks like "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1").
+ENVIRON_HEADERS = ("HTTP_X_REQUEST_ID", "HTTP_X_AMZN_TRACE_ID")
+# Bounded, in characters that cannot break a log line or a header (an ALB trace id: "Root=1-...").
 _SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:;=+/-]{0,199}")
-
 ROUTE_KEY = "predict_service.route"
+# A larger body is refused with a 413 and never read past this (asgi.py reads no further either).
 MAX_BODY_BYTES = 64 * 1024
-# Set in the environ by the uvicorn bridge (asgi.py) when it did not buffer a body over the limit.
-BODY_TOO_LARGE = "predict_service.body_too_large"
 
 
-def choose_request_id(candidates: Iterable[str | None]) -> str:
-    """The first sane candidate (in INCOMING_HEADERS order), else a new random id."""
-    for value in candidates:
+def choose_request_id(environ: dict[str, Any]) -> str:
+    """The first sane id among ENVIRON_HEADERS, else a new random one."""
+    for key in ENVIRON_HEADERS:
+        value = environ.get(key)
         if value and _SANE_ID.fullmatch(value):
             return value
     return secrets.token_hex(16)
@@ -66,18 +56,15 @@ class RouteRecordingRequest(Request):
 
 class RequestMiddleware:
     def __init__(self, app: Flask, settings: dict[str, Any]):
-        app.request_class = RouteRecordingRequest
-        self.app = app
-        self.wsgi_app = app.wsgi_app
-        self.log = AccessLine(ACCESS_LOGGER) if settings["ACCESS_LOG"] else None
-        self.metrics = Metrics(settings["SERVICE_NAME"]) if settings["EMF_METRICS"] else None
+        self.app, self.wsgi_app = app, app.wsgi_app
+        self.log = AccessLine("predict_service.access") if settings["ACCESS_LOG"] else None
+        self.service = settings["SERVICE_NAME"] if settings["EMF_METRICS"] else None
         max_age = settings["HSTS_MAX_AGE"]
         self.hsts = [("Strict-Transport-Security", f"max-age={max_age}")] if max_age else []
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         started = perf_counter()
-        request_id = choose_request_id(environ.get(key) for key in ENVIRON_HEADERS)
-        environ[REQUEST_ID_KEY] = request_id
+        request_id = environ[REQUEST_ID_KEY] = choose_request_id(environ)
         added = [(RESPONSE_HEADER, request_id), *self.hsts]
         answer: list[Any] = []
 
@@ -87,25 +74,18 @@ class RequestMiddleware:
             return start_response(status, headers, exc_info)
 
         declared = environ.get("CONTENT_LENGTH")
-        over = declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES
-        if over or environ.get(BODY_TOO_LARGE):
-            body = self._refuse_body(environ, recording_start_response)
+        if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            # Never handed to Flask. (Gunicorn's own workers leave a chunked body unread on the
+            # socket, and Gunicorn discards it before the next request.)
+            body = [problem_body(413, BODY_TOO_LARGE, _path(environ), request_id)]
+            headers = [("Content-Type", PROBLEM_MIMETYPE), ("Content-Length", str(len(body[0])))]
+            recording_start_response("413 Request Entity Too Large", headers)
         else:
             body = self.wsgi_app(environ, recording_start_response)
         if self.log is not None:
             # Every response body here is built before the app returns: the line can go now.
             self._log_access(environ, answer, perf_counter() - started)
         return body
-
-    @staticmethod
-    def _refuse_body(environ, start_response) -> list[bytes]:
-        # Not buffered and never handed to Flask. (Gunicorn's own workers leave a chunked body
-        # unread on the socket, and Gunicorn discards it before the next request.)
-        detail = "The request body is larger than this API accepts."
-        body = problem_body(413, detail, _path(environ), environ[REQUEST_ID_KEY])
-        headers = [("Content-Type", PROBLEM_MIMETYPE), ("Content-Length", str(len(body)))]
-        start_response("413 Request Entity Too Large", headers)
-        return [body]
 
     def _log_access(self, environ: dict[str, Any], answer: list[Any], seconds: float) -> None:
         status_line, headers = answer or ("", [])
@@ -127,8 +107,8 @@ class RequestMiddleware:
             "forwarded_for": environ.get("HTTP_X_FORWARDED_FOR"),
             "user_agent": environ.get("HTTP_USER_AGENT"),
         }
-        if self.metrics is not None:
-            fields.update(self.metrics.fields(self._route(environ), status, duration_ms))
+        if self.service is not None:
+            fields.update(emf_fields(self.service, self._route(environ), status, duration_ms))
         self.log.write(f"{method} {path} {status}", fields)
 
     def _route(self, environ: dict[str, Any]) -> str:

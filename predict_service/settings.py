@@ -1,10 +1,5 @@
-"""Settings read from the environment and validated once, at start-up.
-
-A marshmallow schema does the validation, so a bad value is reported the same way as bad request
-input: one line that names the variable.
-"""
-
-from __future__ import annotations
+"""Settings read from the environment and validated once, at start-up, by a marshmallow schema:
+a bad value is reported the way bad request input is, in one line that names the variable."""
 
 import re
 from collections.abc import Mapping

@@ -15,13 +15,13 @@ from tests.dockerfile import instructions, python_env
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_shipped_base_is_a_python_3_12_patch_release_pinned_by_digest():
+def test_the_shipped_base_is_a_python_3_14_patch_release_pinned_by_digest():
     """A tag alone can be rebuilt under the same name; the digest fixes the bytes, and the
-    patch tag says which Python they are (the service's tests run on 3.12 for this)."""
+    patch tag says which Python they are (the service's tests run on 3.14 for this)."""
     bases = {arguments.split()[0] for keyword, arguments in instructions() if keyword == "FROM"}
     assert len(bases) == 1, f"both stages on one base, written out (Dependabot reads FROM): {bases}"
     (base,) = bases
-    assert re.fullmatch(r"python:3\.12\.\d+-slim-[a-z]+@sha256:[0-9a-f]{64}", base), base
+    assert re.fullmatch(r"python:3\.14\.\d+-slim-[a-z]+@sha256:[0-9a-f]{64}", base), base
 
 
 def test_python_env_reads_the_last_stage_in_either_env_form(tmp_path):

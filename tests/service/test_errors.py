@@ -5,9 +5,9 @@ from flask import Blueprint
 from marshmallow import Schema, fields, validate
 
 from predict_service import create_app
+from predict_service.api import load_query_args
 from predict_service.errors import PROBLEM_MIMETYPE
 from predict_service.middleware import MAX_BODY_BYTES
-from predict_service.validation import load_query_args
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "request_id"}
 
