@@ -19,6 +19,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 
 
+def skip_or_fail(reason: str) -> None:
+    """A test this machine cannot run skips with its reason; under REQUIRE_ALL_CHECKS=1 (.ci/run)
+    it fails instead, as scripts/skip-or-fail.sh does for whole steps."""
+    if os.environ.get("REQUIRE_ALL_CHECKS") == "1":
+        pytest.fail(f"cannot run here (REQUIRE_ALL_CHECKS=1): {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 def free_port() -> int:
     """A loopback port nobody is listening on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import skip_or_fail
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAST_RUN = REPO_ROOT / ".image-cache/image-test.result"
 # Lines every engine's passing run prints: the same checks ran.
@@ -29,12 +31,6 @@ SAME_CHECKS = (
     "exit code 0 after",
     "logs: JSON on stdout",
 )
-
-
-def skip_or_fail(reason: str) -> None:
-    if os.environ.get("REQUIRE_ALL_CHECKS") == "1":
-        pytest.fail(f"cannot run here and REQUIRE_ALL_CHECKS=1 forbids skipping: {reason}")
-    pytest.skip(reason)
 
 
 def last_run() -> dict[str, str]:
