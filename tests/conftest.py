@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +26,14 @@ def skip_or_fail(reason: str) -> None:
     if os.environ.get("REQUIRE_ALL_CHECKS") == "1":
         pytest.fail(f"cannot run here (REQUIRE_ALL_CHECKS=1): {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def default_signal_dispositions() -> None:
+    """preexec_fn for a child a test will signal. A run started with SIGINT or SIGTERM ignored
+    (`nohup make test`, `make test &` in a script) passes SIG_IGN on through exec, and a shell
+    cannot trap a signal ignored at its start: the child would never see the signal."""
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, signal.SIG_DFL)
 
 
 def free_port() -> int:

@@ -41,6 +41,29 @@ def test_sigterm_lets_the_in_flight_request_finish(fresh_gunicorn):
     assert any(e["message"] == "Handling signal: term" for e in server.log_entries())
 
 
+@pytest.mark.parametrize("stop", ["SIGTERM to the master", "Ctrl-C (SIGINT to the group)"])
+def test_a_clean_stop_logs_info_lines_only(fresh_gunicorn, stop):
+    # A log-based alarm (or a newcomer) reads ERROR and WARNING lines, and "Bad file descriptor",
+    # as trouble: an ordinary stop must leave none.
+    server = fresh_gunicorn()
+    server.wait_for_workers(2)
+    assert requests.get(f"{server.base_url}/predict", timeout=5).status_code == 200
+    if stop.startswith("SIGTERM"):
+        server.process.send_signal(signal.SIGTERM)
+    else:
+        server.interrupt()
+    exit_code = server.process.wait(timeout=GRACEFUL_TIMEOUT + 5)
+
+    entries = server.log_entries()
+    assert exit_code == 0
+    assert any(e["message"] == "Shutting down: Master" for e in entries)
+    assert {e["level"] for e in entries} == {"INFO"}, [e for e in entries if e["level"] != "INFO"]
+    noisy = [e["message"] for e in entries if "Bad file descriptor" in e["message"]]
+    noisy += [e["message"] for e in entries if " was sent SIG" in e["message"]]
+    assert noisy == []
+    assert server.stderr_path.read_text() == ""
+
+
 def test_sigterm_cancels_a_stalled_request_before_the_master_would_kill_the_worker(fresh_gunicorn):
     # A client that declared a body and stopped sending keeps its request in flight for ever.
     server = fresh_gunicorn(GUNICORN_CMD_ARGS="--graceful-timeout 3")
