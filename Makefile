@@ -9,8 +9,11 @@ BIN := $(VENV)/bin
 .PHONY: run test venv tools lint test-py test-other-pythons check-cloudformation test-image lint-workflows \
         bench bench-smoke lock diagram deploy-infra release clean openapi
 
+# The settings are checked first without Gunicorn, which parses WEB_CONCURRENCY when imported and
+# answers a non-number with a traceback.
 run:
 	@bash scripts/bootstrap.sh run
+	@$(BIN)/python gunicorn.conf.py
 	exec $(BIN)/gunicorn -c gunicorn.conf.py
 
 test: venv tools lint check-cloudformation test-py test-other-pythons test-image bench-smoke
