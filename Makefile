@@ -35,11 +35,12 @@ lint: venv
 check-cloudformation: venv tools
 	bash scripts/check-cloudformation.sh
 
-# The docker-CLI run of the image test belongs to test-image: it reuses that run's base and cache.
-# The browser tests need chromium (apt, as root) or Google Chrome.
+# The image's checks and their docker-CLI run belong to test-image: they need the container it
+# starts, and the second reuses its base and cache. The browser tests need chromium (apt, as root)
+# or Google Chrome.
 test-py: venv
 	bash scripts/install-browser.sh
-	$(BIN)/pytest --ignore=tests/image/test_image_test_docker_cli.py
+	$(BIN)/pytest --ignore=tests/image/test_running_image.py --ignore=tests/image/test_image_test_docker_cli.py
 
 # Rewrite docs/openapi.json from the served document after an API change (refused if breaking
 # without a major version bump in setup.cfg); review its diff.
