@@ -67,6 +67,14 @@ class UvicornWorker(_UvicornWorker):
         for stop_signal in (signal.SIGINT, signal.SIGTERM):
             signal.signal(stop_signal, _exit_cleanly)
 
+    def handle_exit(self, sig: int, frame: object) -> None:
+        # uvicorn-worker routes SIGQUIT here (the master's quick shutdown, sent on a SIGINT to the
+        # master alone), but only marks the worker as not alive, which uvicorn never reads: left
+        # so, it serves on until the master SIGKILLs it at graceful_timeout, logged as ERRORs.
+        # Quick means now: leave the event loop and exit 0.
+        super().handle_exit(sig, frame)
+        sys.exit(0)
+
     def run(self) -> None:
         # Hand uvicorn the listening sockets themselves, not Gunicorn's wrappers: uvloop detaches
         # a real socket when its server closes, but calls close() on anything else after libuv

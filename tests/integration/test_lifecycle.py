@@ -41,7 +41,9 @@ def test_sigterm_lets_the_in_flight_request_finish(fresh_gunicorn):
     assert any(e["message"] == "Handling signal: term" for e in server.log_entries())
 
 
-@pytest.mark.parametrize("stop", ["SIGTERM to the master", "Ctrl-C (SIGINT to the group)"])
+@pytest.mark.parametrize(
+    "stop", ["SIGTERM to the master", "Ctrl-C (SIGINT to the group)", "SIGINT to the master alone"]
+)
 def test_a_clean_stop_logs_info_lines_only(fresh_gunicorn, stop):
     # A log-based alarm (or a newcomer) reads ERROR and WARNING lines, and "Bad file descriptor",
     # as trouble: an ordinary stop must leave none.
@@ -50,8 +52,10 @@ def test_a_clean_stop_logs_info_lines_only(fresh_gunicorn, stop):
     assert requests.get(f"{server.base_url}/predict", timeout=5).status_code == 200
     if stop.startswith("SIGTERM"):
         server.process.send_signal(signal.SIGTERM)
-    else:
+    elif stop.startswith("Ctrl-C"):
         server.interrupt()
+    else:  # Gunicorn's quick shutdown: it sends its workers SIGQUIT
+        server.process.send_signal(signal.SIGINT)
     exit_code = server.process.wait(timeout=GRACEFUL_TIMEOUT + 5)
 
     entries = server.log_entries()
