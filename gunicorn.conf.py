@@ -5,48 +5,87 @@ Gunicorn's own to override: GUNICORN_CMD_ARGS (e.g. "--timeout 60") wins over th
 WEB_CONCURRENCY sets the number of workers.
 """
 
+import ipaddress
 import os
 import sys
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from predict_service.jsonlog import logging_config
 from predict_service.settings import SettingsError, load_settings
 
-# Check the app's own settings here, so a bad value stops the master with one line on stderr before
-# any worker forks (otherwise each worker would fail to boot with a traceback).
+
+def _ip_networks(value: str) -> None:
+    """Gunicorn's FORWARDED_ALLOW_IPS: '*' or comma-separated addresses/networks."""
+    for item in (part.strip() for part in value.split(",")):
+        if item != "*":
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValidationError(f"not an IP address or network: {item!r}.") from None
+
+
+class ServerSettings(Schema):
+    """The server's settings from the environment (the app's own: predict_service/settings.py)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    PORT = fields.Integer(load_default=8000, strict=False, validate=validate.Range(1, 65535))
+    GUNICORN_WORKER_CLASS = fields.String(
+        load_default="uvicorn", validate=validate.OneOf(("uvicorn", "gthread"))
+    )
+    # None: the worker class's own count (below).
+    WEB_CONCURRENCY = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    FORWARDED_ALLOW_IPS = fields.String(validate=_ip_networks)  # read by Gunicorn itself
+
+
+def _server_settings(environ) -> dict:
+    # An empty value means "not set", as Gunicorn and the shell's ${VAR:-default} take it.
+    data = {name: environ[name] for name in ServerSettings().fields if environ.get(name)}
+    try:
+        return ServerSettings().load(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{name}={data.get(name)!r}: {' '.join(messages)}"
+            for name, messages in sorted(error.normalized_messages().items())
+        )
+        raise SettingsError(f"invalid setting {problems}") from None
+
+
+# Check every setting here, so a bad value stops the master with one line on stderr before it
+# binds or forks a worker (otherwise: a traceback from bind(), or one from each worker's boot).
+# Gunicorn itself parses WEB_CONCURRENCY when it is imported, before this file runs; `python
+# gunicorn.conf.py` runs these checks without importing it (make run does that first).
 try:
     _app_settings = load_settings(os.environ)
+    _server = _server_settings(os.environ)
 except SettingsError as error:
     sys.exit(f"predict-service: {error}")
 
 # The ALB reaches the task on its private IP; PORT follows the usual convention.
-bind = [f"0.0.0.0:{os.environ.get('PORT', '8000')}"]
+bind = [f"0.0.0.0:{_server['PORT']}"]
 
 # uvicorn (the default): Gunicorn's master with uvicorn's HTTP protocol (httptools on uvloop) in
 # each worker, the Flask app called inline on the event loop (predict_service/asgi.py): 2-2.5x
 # gthread's rate with less than half its CPU a request, since gthread spends more on its thread
 # hand-offs than Flask does. Inline means one request at a time per worker, right for CPU-only
 # work such as /predict; a service that adds blocking I/O should set GUNICORN_WORKER_CLASS=gthread.
-_worker = os.environ.get("GUNICORN_WORKER_CLASS") or "uvicorn"
-if _worker == "uvicorn":
+if _server["GUNICORN_WORKER_CLASS"] == "uvicorn":
     worker_class = "predict_service.worker.UvicornWorker"
     wsgi_app = "predict_service.asgi:create_asgi_app()"
     # One process per vCPU of a 2-vCPU task (TaskSize 2048/*); more only contend. On the default
     # 0.5-vCPU task the two share it and cost ~34 MB each; WEB_CONCURRENCY=1 there saves that.
     workers = 2
-elif _worker == "gthread":
+else:
     worker_class = "gthread"
     wsgi_app = "predict_service:create_app()"
     # 4 x 2 served about twice 2 x 4's rate (threads of one process wait on each other for the GIL).
     workers = 4
     threads = 2
-else:
-    sys.exit(f"predict-service: invalid setting GUNICORN_WORKER_CLASS={_worker!r}: uvicorn|gthread")
 
-# WEB_CONCURRENCY overrides the count. Gunicorn itself refuses a value that is not a number, but
-# would run a master with no worker for 0: refused here with the other settings' one line.
-workers = int(os.environ.get("WEB_CONCURRENCY") or workers)
-if workers < 1:
-    sys.exit(f"predict-service: invalid setting WEB_CONCURRENCY={workers}: at least 1")
+# WEB_CONCURRENCY overrides the count (Gunicorn would run a master with no worker for 0).
+workers = _server["WEB_CONCURRENCY"] or workers
 
 # Longer than the ALB's 60 s idle timeout: the ALB must close idle connections first, or a request
 # it sends on a connection Gunicorn is closing becomes a 502.

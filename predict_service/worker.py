@@ -9,6 +9,8 @@ pins its choices for this service.
 from __future__ import annotations
 
 import logging
+import signal
+import sys
 from typing import Any, ClassVar
 
 from uvicorn_worker import UvicornWorker as _UvicornWorker
@@ -55,3 +57,32 @@ class UvicornWorker(_UvicornWorker):
             logger.handlers = []
             logger.propagate = name == "uvicorn.error"
         logging.getLogger("uvicorn.error").addFilter(_not_an_upgrade_warning)
+
+    def init_signals(self) -> None:
+        super().init_signals()
+        # uvicorn catches SIGINT/SIGTERM, shuts down gracefully, then raises the signal again
+        # against the handler it found, which uvicorn-worker set to the default: the worker then
+        # dies *by* the signal, and the master logs "Worker (pid:N) was sent SIGINT!" as a
+        # WARNING after every Ctrl-C. A worker that finished its graceful shutdown exits 0 instead.
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop_signal, _exit_cleanly)
+
+    def handle_exit(self, sig: int, frame: object) -> None:
+        # uvicorn-worker routes SIGQUIT here (the master's quick shutdown, sent on a SIGINT to the
+        # master alone), but only marks the worker as not alive, which uvicorn never reads: left
+        # so, it serves on until the master SIGKILLs it at graceful_timeout, logged as ERRORs.
+        # Quick means now: leave the event loop and exit 0.
+        super().handle_exit(sig, frame)
+        sys.exit(0)
+
+    def run(self) -> None:
+        # Hand uvicorn the listening sockets themselves, not Gunicorn's wrappers: uvloop detaches
+        # a real socket when its server closes, but calls close() on anything else after libuv
+        # closed the descriptor, and Gunicorn's wrapper then logs "Error while closing socket
+        # [Errno 9] Bad file descriptor" at every stop.
+        self.sockets = [getattr(listener, "sock", listener) for listener in self.sockets]
+        super().run()
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    sys.exit(0)

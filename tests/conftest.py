@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +18,22 @@ from predict_service import create_app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
+
+
+def skip_or_fail(reason: str) -> None:
+    """A test this machine cannot run skips with its reason; under REQUIRE_ALL_CHECKS=1 (.ci/run)
+    it fails instead, as scripts/skip-or-fail.sh does for whole steps."""
+    if os.environ.get("REQUIRE_ALL_CHECKS") == "1":
+        pytest.fail(f"cannot run here (REQUIRE_ALL_CHECKS=1): {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def default_signal_dispositions() -> None:
+    """preexec_fn for a child a test will signal. A run started with SIGINT or SIGTERM ignored
+    (`nohup make test`, `make test &` in a script) passes SIG_IGN on through exec, and a shell
+    cannot trap a signal ignored at its start: the child would never see the signal."""
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, signal.SIG_DFL)
 
 
 def free_port() -> int:

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, VENV_BIN, free_port, wait_for_http
+from tests.conftest import (
+    REPO_ROOT,
+    VENV_BIN,
+    default_signal_dispositions,
+    free_port,
+    wait_for_http,
+)
 from tests.dockerfile import python_env
 
 HERE = Path(__file__).resolve().parent
@@ -63,6 +69,10 @@ class GunicornServer:
                 raise AssertionError(f"workers are {pids}, wanted {count} without {exclude}")
             time.sleep(0.05)
 
+    def interrupt(self) -> None:
+        """What Ctrl-C in the terminal does: SIGINT to the whole foreground group."""
+        os.killpg(self.process.pid, signal.SIGINT)
+
     def stop(self, timeout: float = 30) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -93,7 +103,15 @@ def start_gunicorn(tmp_path: Path, app: str | None = None, **env: str) -> Gunico
     stderr_path = tmp_path / f"gunicorn-{port}.stderr"
     with open(log_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
         process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=full_env, stdout=stdout, stderr=stderr
+            command,
+            cwd=REPO_ROOT,
+            env=full_env,
+            stdout=stdout,
+            stderr=stderr,
+            # Its own process group, as a terminal's foreground job: Ctrl-C reaches the master
+            # and its workers alike (os.killpg), whatever this run ignores.
+            process_group=0,
+            preexec_fn=default_signal_dispositions,
         )
     server = GunicornServer(process, f"http://127.0.0.1:{port}", log_path, stderr_path, env)
     try:

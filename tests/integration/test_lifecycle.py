@@ -41,6 +41,33 @@ def test_sigterm_lets_the_in_flight_request_finish(fresh_gunicorn):
     assert any(e["message"] == "Handling signal: term" for e in server.log_entries())
 
 
+@pytest.mark.parametrize(
+    "stop", ["SIGTERM to the master", "Ctrl-C (SIGINT to the group)", "SIGINT to the master alone"]
+)
+def test_a_clean_stop_logs_info_lines_only(fresh_gunicorn, stop):
+    # A log-based alarm (or a newcomer) reads ERROR and WARNING lines, and "Bad file descriptor",
+    # as trouble: an ordinary stop must leave none.
+    server = fresh_gunicorn()
+    server.wait_for_workers(2)
+    assert requests.get(f"{server.base_url}/predict", timeout=5).status_code == 200
+    if stop.startswith("SIGTERM"):
+        server.process.send_signal(signal.SIGTERM)
+    elif stop.startswith("Ctrl-C"):
+        server.interrupt()
+    else:  # Gunicorn's quick shutdown: it sends its workers SIGQUIT
+        server.process.send_signal(signal.SIGINT)
+    exit_code = server.process.wait(timeout=GRACEFUL_TIMEOUT + 5)
+
+    entries = server.log_entries()
+    assert exit_code == 0
+    assert any(e["message"] == "Shutting down: Master" for e in entries)
+    assert {e["level"] for e in entries} == {"INFO"}, [e for e in entries if e["level"] != "INFO"]
+    noisy = [e["message"] for e in entries if "Bad file descriptor" in e["message"]]
+    noisy += [e["message"] for e in entries if " was sent SIG" in e["message"]]
+    assert noisy == []
+    assert server.stderr_path.read_text() == ""
+
+
 def test_sigterm_cancels_a_stalled_request_before_the_master_would_kill_the_worker(fresh_gunicorn):
     # A client that declared a body and stopped sending keeps its request in flight for ever.
     server = fresh_gunicorn(GUNICORN_CMD_ARGS="--graceful-timeout 3")
@@ -100,31 +127,67 @@ def test_killed_worker_is_replaced_and_service_keeps_answering(fresh_gunicorn):
         assert requests.get(f"{server.base_url}/predict", timeout=5).json() == {"score": 0.75}
 
 
-@pytest.mark.parametrize(
-    "env, variable",
-    [
-        ({"PREDICT_SCORE": "1.5"}, "PREDICT_SCORE"),
-        ({"PREDICT_SCORE": "high"}, "PREDICT_SCORE"),
-        ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
-        ({"HSTS_MAX_AGE": "-1"}, "HSTS_MAX_AGE"),
-        ({"EMF_METRICS": "maybe"}, "EMF_METRICS"),
-        ({"GUNICORN_WORKER_CLASS": "eventlet"}, "GUNICORN_WORKER_CLASS"),
-        ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY"),
-        ({"CORS_ALLOWED_ORIGINS": "example.com"}, "CORS_ALLOWED_ORIGINS"),
-        ({"ACCESS_LOG": "sometimes"}, "ACCESS_LOG"),
-    ],
-)
-def test_bad_setting_stops_start_up_with_one_line(env, variable):
+# Each bad value, the variable the line must name, and a phrase saying what it accepts.
+BAD_SETTINGS = [
+    ({"PREDICT_SCORE": "1.5"}, "PREDICT_SCORE", "less than or equal to 1"),
+    ({"PREDICT_SCORE": "high"}, "PREDICT_SCORE", "number"),
+    ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL", "INFO"),
+    ({"HSTS_MAX_AGE": "-1"}, "HSTS_MAX_AGE", "0"),
+    ({"EMF_METRICS": "maybe"}, "EMF_METRICS", "boolean"),
+    ({"GUNICORN_WORKER_CLASS": "eventlet"}, "GUNICORN_WORKER_CLASS", "uvicorn, gthread"),
+    ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY", "greater than or equal to 1"),
+    ({"PORT": "70000"}, "PORT", "1 and less than or equal to 65535"),
+    ({"PORT": "0"}, "PORT", "65535"),
+    ({"PORT": "abc"}, "PORT", "integer"),
+    ({"CORS_ALLOWED_ORIGINS": "example.com"}, "CORS_ALLOWED_ORIGINS", "scheme://host"),
+    ({"ACCESS_LOG": "sometimes"}, "ACCESS_LOG", "boolean"),
+]
+
+
+def assert_one_line_naming(completed: subprocess.CompletedProcess, variable: str, accepts: str):
+    assert completed.returncode != 0
+    stderr_lines = completed.stderr.strip().splitlines()
+    assert len(stderr_lines) == 1, completed.stderr
+    assert f"invalid setting {variable}=" in stderr_lines[0]
+    assert accepts.lower() in stderr_lines[0].lower()
+    assert "Traceback" not in completed.stderr + completed.stdout
+
+
+@pytest.mark.parametrize("env, variable, accepts", BAD_SETTINGS)
+def test_bad_setting_stops_start_up_with_one_line(env, variable, accepts):
+    # No --bind: the master must refuse PORT before it binds.
     completed = subprocess.run(
-        [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:0"],
+        [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py"],
         cwd=REPO_ROOT,
         env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=30,
     )
-    assert completed.returncode != 0
-    stderr_lines = completed.stderr.strip().splitlines()
-    assert len(stderr_lines) == 1, completed.stderr
-    assert variable in stderr_lines[0]
-    assert "Traceback" not in completed.stderr + completed.stdout
+    assert_one_line_naming(completed, variable, accepts)
+
+
+# Gunicorn reads these when it is imported or before any config file runs: a non-number ends in
+# its traceback, the others in a line that does not name the variable. `make run` checks the
+# settings without Gunicorn first.
+@pytest.mark.parametrize(
+    "env, variable, accepts",
+    [
+        ({"WEB_CONCURRENCY": "abc"}, "WEB_CONCURRENCY", "integer"),
+        ({"WEB_CONCURRENCY": "-1"}, "WEB_CONCURRENCY", "greater than or equal to 1"),
+        ({"FORWARDED_ALLOW_IPS": "10.0.0.0/8,vpc"}, "FORWARDED_ALLOW_IPS", "IP address or network"),
+    ],
+)
+def test_make_run_checks_what_gunicorn_reads_before_its_config(env, variable, accepts):
+    completed = subprocess.run(
+        ["make", "--no-print-directory", "run"],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    completed.stderr = "".join(  # make's own "make: *** [run] Error 1" trailer aside
+        line for line in completed.stderr.splitlines(keepends=True) if "make: ***" not in line
+    )
+    assert_one_line_naming(completed, variable, accepts)
