@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the service's tests on another Python (the image runs 3.12; setup.cfg promises 3.11-3.14).
+# Runs the service's tests on another Python (the image runs 3.14; setup.cfg promises 3.11-3.14).
 #   scripts/test-other-python.sh VERSION [pytest paths...]   default paths: tests/service tests/integration
 # The interpreter comes from PATH, pyenv or /usr; failing those, as root with apt, Debian unstable's
 # build of it is unpacked (mmdebstrap, no install scripts run) into a cache outside the repository
