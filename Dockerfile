@@ -80,6 +80,8 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as r; r.build_opener(r.ProxyHandler({})).open('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8000'), timeout=2)"]
 # Gunicorn finishes in-flight requests on SIGTERM (within graceful_timeout) and exits 0.
 STOPSIGNAL SIGTERM
-# Exec form: Gunicorn is PID 1 and receives the stop signal itself. Every setting (bind, workers,
-# timeouts, worker_tmp_dir=/dev/shm, no control socket) lives in gunicorn.conf.py and the environment.
-CMD ["gunicorn", "--config", "gunicorn.conf.py"]
+# The settings are checked first, so a bad PORT or WEB_CONCURRENCY stops the task with one line naming
+# it (Gunicorn parses WEB_CONCURRENCY on import, with a traceback); then exec makes Gunicorn PID 1, so
+# it receives the stop signal itself. Every setting (bind, workers, timeouts, worker_tmp_dir=/dev/shm,
+# no control socket) lives in gunicorn.conf.py and the environment.
+CMD ["sh", "-c", "python gunicorn.conf.py && exec gunicorn --config gunicorn.conf.py"]

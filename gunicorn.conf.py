@@ -56,7 +56,7 @@ def _server_settings(environ) -> dict:
 # Check every setting here, so a bad value stops the master with one line on stderr before it
 # binds or forks a worker (otherwise: a traceback from bind(), or one from each worker's boot).
 # Gunicorn itself parses WEB_CONCURRENCY when it is imported, before this file runs; `python
-# gunicorn.conf.py` runs these checks without importing it (make run does that first).
+# gunicorn.conf.py` runs these checks without importing it (make run and the image do that first).
 try:
     _app_settings = load_settings(os.environ)
     _server = _server_settings(os.environ)

@@ -81,7 +81,22 @@ def test_metadata_is_what_ecs_and_registries_read(image):
     assert env.get("PYTHONDONTWRITEBYTECODE") == env.get("PYTHONUNBUFFERED") == "1"
     assert env.get("PATH", "").startswith("/opt/venv/bin:")
     command = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
-    assert command[:1] == ["gunicorn"], f"not gunicorn in exec form: {command!r}"
+    assert command[-1].endswith("exec gunicorn --config gunicorn.conf.py"), command
+
+
+@pytest.mark.parametrize("variable, value", [("WEB_CONCURRENCY", "abc"), ("PORT", "70000")])
+def test_a_bad_setting_stops_the_container_with_one_line_naming_it(variable, value):
+    completed = subprocess.run(
+        [CLI, "run", "--rm", "--network", "none", "-e", f"{variable}={value}", IMAGE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    output = (completed.stdout + completed.stderr).strip()
+    assert completed.returncode != 0, output
+    assert variable in output and "Traceback" not in output, output
+    assert len(output.splitlines()) == 1, output
 
 
 @pytest.mark.parametrize(
