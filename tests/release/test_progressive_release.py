@@ -12,7 +12,7 @@ from release_tool.deployments import Seen, ending, needed_minutes
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
 from release_tool.progress import Clock
-from release_tool.release import Clients, Options, run
+from release_tool.release import Clients, run
 
 from tests.release.progressive_stand_in import (
     CANARY_CONFIG,
@@ -22,20 +22,7 @@ from tests.release.progressive_stand_in import (
     snapshot,
 )
 from tests.release.stand_in import NEW_TAG, STACK, play_cloudformation_for_ecs, put_image
-
-NO_WAIT = Clock(sleep=lambda _seconds: None)
-
-
-def options(**overrides) -> Options:
-    values = {
-        "stack_name": STACK,
-        "tag": NEW_TAG,
-        "poll_interval": 0,
-        "health_delay": 0,
-        "health_attempts": 2,
-        "clock": NO_WAIT,
-    }
-    return Options(**{**values, **overrides})
+from tests.release.test_deployer_moto import options
 
 
 def release(script: list[dict], strategy: str = "CANARY", **overrides):
