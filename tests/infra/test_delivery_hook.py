@@ -36,11 +36,12 @@ class QuietServer(ThreadingHTTPServer):
 @pytest.fixture
 def fake_service(monkeypatch):
     """The new tasks behind the test listener; `answers` says what each path returns."""
-    state = {"answers": dict(GOOD), "delay": 0.0, "hits": []}
+    state = {"answers": dict(GOOD), "delay": 0.0, "hits": [], "hosts": []}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             state["hits"].append(self.path)
+            state["hosts"].append(self.headers["Host"])
             time.sleep(state["delay"])
             status, media_type, body = state["answers"].get(self.path, (404, "text/html", "x"))
             payload = json.dumps(body).encode() if media_type.endswith("json") else b"<html>"
@@ -57,7 +58,8 @@ def fake_service(monkeypatch):
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     monkeypatch.setenv("TEST_HOST", "127.0.0.1")
-    monkeypatch.setenv("TEST_PORT", str(server.server_address[1]))
+    state["port"] = server.server_address[1]
+    monkeypatch.setenv("TEST_PORT", str(state["port"]))
     monkeypatch.setenv("CHECK_TIMEOUT_SECONDS", "0.5")
     monkeypatch.delenv("LOAD_BALANCER_NAME", raising=False)
     yield state
@@ -136,3 +138,28 @@ def test_the_checker_knows_every_schema_keyword_the_contract_uses():
     for schema in contract["components"]["schemas"].values():
         walk(schema)
     assert used <= known, used - known
+
+
+def test_the_hook_calls_the_load_balancers_private_address_by_its_name(
+    aws_env, fake_service, monkeypatch
+):
+    """Inside the VPC the internet-facing load balancer's name resolves to public addresses (the
+    path out through the NAT, which the test port does not admit): the hook connects to the
+    load balancer's own network interface ("ELB app/NAME/ID", moto's EC2 here, its address
+    127.0.0.1 so that the call stays on this machine) and sends the name as Host."""
+    import boto3
+
+    ec2 = boto3.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="127.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="127.0.0.0/24")["Subnet"]["SubnetId"]
+    ec2.create_network_interface(
+        SubnetId=subnet, PrivateIpAddress="127.0.0.1", Description="ELB app/predi/0123"
+    )
+    ec2.create_network_interface(  # another load balancer's interface: not this one
+        SubnetId=subnet, PrivateIpAddress="127.0.0.9", Description="ELB app/other/4567"
+    )
+    monkeypatch.setenv("TEST_HOST", "predi-123.us-east-1.elb.amazonaws.invalid")  # resolves nowhere
+    monkeypatch.setenv("LOAD_BALANCER_NAME", "app/predi/0123")
+    assert load_hook().handler(EVENT) == {"hookStatus": "SUCCEEDED"}
+    port = fake_service["port"]
+    assert set(fake_service["hosts"]) == {f"predi-123.us-east-1.elb.amazonaws.invalid:{port}"}
