@@ -69,6 +69,7 @@ NOT_DRAWN = {
     "AWS::S3::BucketPolicy",
     "AWS::WAFv2::WebACLAssociation",  # drawn as the web ACL -> load balancer edge
     "AWS::WAFv2::LoggingConfiguration",  # drawn as the web ACL -> WAF log group edge
+    "AWS::CloudFormation::Stack",  # the delivery layer: absent with the default ROLLING strategy
 }
 # Alarms are many: one node stands for all of them.
 GROUPED = {"AWS::CloudWatch::Alarm": "Alarms"}

@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     HEALTH_FAILED = 13
     CRITICAL_FINDINGS = 14
     ALARM_ROLLBACK = 15
+    HOOK_ROLLBACK = 16
     INTERRUPTED = 130
 
 
@@ -56,6 +57,9 @@ MEANINGS: dict[ExitCode, str] = {
     "(`--allow-critical-findings` overrides)",
     ExitCode.ALARM_ROLLBACK: "an ECS deployment alarm went into ALARM and ECS rolled the service "
     "back (alarm names printed)",
+    ExitCode.HOOK_ROLLBACK: "a lifecycle hook failed the new tasks before production traffic "
+    "moved (the contract check found an answer off docs/openapi.json or none in time, or an "
+    "approval was refused or timed out); ECS rolled back (docs/delivery.md)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); the message says whether a stack update had "
     "started",
 }

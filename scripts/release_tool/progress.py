@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from release_tool.deployments import DeploymentFollower
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
 
@@ -172,6 +173,7 @@ class RolloutWatcher:
     alarm_names: list[str] = field(default_factory=list)
     alarm_triggered: bool = False
     errors_said: set[str] = field(default_factory=set)
+    deployments: DeploymentFollower = field(default_factory=DeploymentFollower)
 
     def follow_arn(self, arn: str) -> None:
         """arn:aws:ecs:REGION:ACCOUNT:service/CLUSTER/NAME -> watch it (first one wins)."""
@@ -202,7 +204,7 @@ class RolloutWatcher:
                     self.failed_reasons.append(reason)
         report = [] if lines == self.last_lines else lines
         self.last_lines = lines
-        return report + self._new_service_events(service)
+        return report + self._new_service_events(service) + self.deployments.poll(self.ecs, service)
 
     def _say_once(self, error: ClientError) -> list[str]:
         """The service may not exist yet (first release): silence. Anything else (AccessDenied,
@@ -252,6 +254,7 @@ def wait_for_update(
 ) -> str:
     """Poll until the stack is in a final state: return UPDATE_COMPLETE or raise with reasons."""
     throttled = False
+    rollout.deployments.remaining = deadline.remaining  # --timeout covers the bakes
     while True:
         try:
             status = cfn.describe_stacks(StackName=stack.root_id)["Stacks"][0]["StackStatus"]
@@ -276,6 +279,12 @@ def wait_for_update(
                 details=_failure_details(stack, rollout),
             )
         deadline.sleep(poll_interval * (3 if throttled else 1))
+    if ended := rollout.deployments.ending():  # CANARY, LINEAR, BLUE_GREEN: the hook tells apart
+        raise ReleaseError(
+            ended.code,
+            f"{ended.message}; stack ended in {status}",
+            _failure_details(stack, rollout),
+        )
     if rollout.alarm_triggered:
         names = ", ".join(rollout.alarm_names) or "(names not readable)"
         raise ReleaseError(

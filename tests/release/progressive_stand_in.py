@@ -1,0 +1,189 @@
+"""What moto 5.2 lacks for progressive releases, played from AWS's published behaviour:
+
+- ECS service deployments (ListServiceDeployments, DescribeServiceDeployments): each call of
+  DescribeServiceDeployments after the change set executed shows the next snapshot of a scripted
+  deployment, in the shapes of the ECS API Reference ("ServiceDeployment": lifecycleStage, status,
+  targetServiceRevision/sourceServiceRevisions weights, rollback, alarms, deploymentCircuitBreaker,
+  lifecycleHookDetails). Every snapshot is validated against botocore's model of that shape.
+- CloudFormation waits for the service deployment: the AWS::ECS::Service handler polls it (its
+  update handler's permissions in the resource schema list ecs:DescribeServiceDeployments and
+  ListServiceDeployments; the schema's BakeTimeInMinutes note: the handler timeout grows to 36 h
+  for blue/green, linear and canary). So the root stack stays UPDATE_IN_PROGRESS until the
+  scripted deployment ends, then UPDATE_COMPLETE, or UPDATE_ROLLBACK_COMPLETE after a rollback.
+- DescribeServices reports the service's deploymentConfiguration.strategy.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import boto3
+import botocore.session
+from botocore.awsrequest import AWSResponse
+from botocore.validate import ParamValidator
+
+ARN = "arn:aws:ecs:us-east-1:123456789012"
+SERVICE_ARN = f"{ARN}:service/predict-api/predict-api"
+OLD_DEPLOYMENT = f"{ARN}:service-deployment/predict-api/predict-api/old0000000000000000"
+NEW_DEPLOYMENT = f"{ARN}:service-deployment/predict-api/predict-api/new1111111111111111"
+OLD_REVISION = f"{ARN}:service-revision/predict-api/predict-api/1111"
+NEW_REVISION = f"{ARN}:service-revision/predict-api/predict-api/2222"
+HOOK_ARN = f"{ARN.replace(':ecs:', ':lambda:')}:function:predict-api-contract-check"
+ALARMS = ["predict-api-app-5xx-rate", "predict-api-app-latency-p99"]
+ENDED = {"SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED"}
+
+CANARY_CONFIG = {
+    "strategy": "CANARY",
+    "bakeTimeInMinutes": 10,
+    "canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 5},
+}
+
+
+def snapshot(
+    status: str,
+    stage: str,
+    production: float | None = 0,
+    test: float | None = 0,
+    running: int = 2,
+    config: dict | None = None,
+    alarms: str = "MONITORING",
+    triggered: list[str] | None = None,
+    breaker: str = "MONITORING",
+    hooks: list[dict] | None = None,
+    rollback: str | None = None,
+) -> dict:
+    """One ServiceDeployment as DescribeServiceDeployments returns it."""
+    target = {"arn": NEW_REVISION, "requestedTaskCount": 2, "runningTaskCount": running}
+    source = {"arn": OLD_REVISION, "requestedTaskCount": 2, "runningTaskCount": 2}
+    if production is not None:
+        target["requestedProductionTrafficWeight"] = production
+        source["requestedProductionTrafficWeight"] = 100 - production
+    if test is not None:
+        target["requestedTestTrafficWeight"] = test
+        source["requestedTestTrafficWeight"] = 100 - test
+    deployment = {
+        "serviceDeploymentArn": NEW_DEPLOYMENT,
+        "serviceArn": SERVICE_ARN,
+        "clusterArn": f"{ARN}:cluster/predict-api",
+        "createdAt": datetime(2026, 12, 2, 12, 0, tzinfo=UTC),
+        "status": status,
+        "lifecycleStage": stage,
+        "targetServiceRevision": target,
+        "sourceServiceRevisions": [source],
+        "deploymentConfiguration": {
+            "minimumHealthyPercent": 100,
+            "maximumPercent": 200,
+            **(config if config is not None else CANARY_CONFIG),
+        },
+        "alarms": {"status": alarms, "alarmNames": ALARMS, "triggeredAlarmNames": triggered or []},
+        "deploymentCircuitBreaker": {"status": breaker, "failureCount": 0, "threshold": 3},
+    }
+    if hooks:
+        deployment["lifecycleHookDetails"] = hooks
+    if rollback:
+        deployment["rollback"] = {
+            "reason": rollback,
+            "startedAt": datetime(2026, 12, 2, 12, 30, tzinfo=UTC),
+            "serviceRevisionArn": OLD_REVISION,
+        }
+    return deployment
+
+
+def hook(status: str, kind: str = "AWS_LAMBDA", hook_id: str = "hook-1") -> dict:
+    detail = {"hookId": hook_id, "targetType": kind, "status": status, "timeoutAction": "ROLLBACK"}
+    if kind == "AWS_LAMBDA":
+        detail["targetArn"] = HOOK_ARN
+    return detail
+
+
+def canary_until(stage: str) -> list[dict]:
+    """A canary release's snapshots up to (not including) `stage`, all well."""
+    steps = [
+        snapshot("IN_PROGRESS", "PRE_SCALE_UP", running=0),
+        snapshot("IN_PROGRESS", "SCALE_UP", running=1),
+        snapshot("IN_PROGRESS", "POST_SCALE_UP"),
+        snapshot("IN_PROGRESS", "TEST_TRAFFIC_SHIFT", test=100),
+        snapshot("IN_PROGRESS", "POST_TEST_TRAFFIC_SHIFT", test=100, hooks=[hook("IN_PROGRESS")]),
+        snapshot("IN_PROGRESS", "POST_TEST_TRAFFIC_SHIFT", test=100, hooks=[hook("SUCCEEDED")]),
+        snapshot("IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT", production=10, test=100),
+        snapshot("IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT", production=100, test=100),
+        snapshot("IN_PROGRESS", "BAKE_TIME", production=100, test=100),
+        snapshot("IN_PROGRESS", "CLEAN_UP", production=100, test=100),
+    ]
+    stages = [s["lifecycleStage"] for s in steps]
+    return steps[: stages.index(stage)] if stage in stages else steps
+
+
+@dataclass
+class DeploymentPlayer:
+    strategy: str
+    script: list[dict]
+    started: bool = False
+    shown: int = 0
+    calls: list[str] = field(default_factory=list)
+
+    def current(self) -> dict | None:
+        return self.script[self.shown - 1] if self.shown else None
+
+    def ended(self) -> bool:
+        current = self.current()
+        return current is not None and current["status"] in ENDED
+
+
+_SHAPES = botocore.session.get_session().get_service_model("ecs")
+
+
+def _validated(deployment: dict) -> dict:
+    report = ParamValidator().validate(deployment, _SHAPES.shape_for("ServiceDeployment"))
+    assert not report.has_errors(), report.generate_report()
+    return deployment
+
+
+def _answer(parsed: dict) -> tuple[AWSResponse, dict]:
+    return AWSResponse("https://ecs.stand-in", 200, {}, None), parsed
+
+
+def play_service_deployments(
+    session: boto3.session.Session, strategy: str, script: list[dict]
+) -> DeploymentPlayer:
+    player = DeploymentPlayer(strategy, [_validated(s) for s in script])
+
+    def list_deployments(**_kwargs):
+        player.calls.append("ListServiceDeployments")
+        found = [{"serviceDeploymentArn": OLD_DEPLOYMENT, "status": "SUCCESSFUL"}]
+        if player.started:
+            found.insert(0, {"serviceDeploymentArn": NEW_DEPLOYMENT, "status": "IN_PROGRESS"})
+        return _answer({"serviceDeployments": found})
+
+    def describe_deployments(params, **_kwargs):
+        player.calls.append("DescribeServiceDeployments")
+        assert json.loads(params["body"])["serviceDeploymentArns"] == [NEW_DEPLOYMENT]
+        player.shown = min(player.shown + 1, len(player.script))
+        return _answer({"serviceDeployments": [player.current()], "failures": []})
+
+    def after_execute(**_kwargs):
+        player.started = True
+
+    def services_strategy(parsed, **_kwargs):
+        for found in parsed.get("services") or []:
+            found.setdefault("deploymentConfiguration", {})["strategy"] = player.strategy
+
+    def stack_waits_for_the_deployment(parsed, **_kwargs):
+        if not player.started:
+            return
+        current = player.current()
+        for found in parsed.get("Stacks") or []:
+            if not player.ended():
+                found["StackStatus"] = "UPDATE_IN_PROGRESS"
+            elif current["status"] != "SUCCESSFUL":
+                found["StackStatus"] = "UPDATE_ROLLBACK_COMPLETE"
+
+    events = session.events
+    events.register("before-call.ecs.ListServiceDeployments", list_deployments)
+    events.register("before-call.ecs.DescribeServiceDeployments", describe_deployments)
+    events.register("after-call.cloudformation.ExecuteChangeSet", after_execute)
+    events.register("after-call.ecs.DescribeServices", services_strategy)
+    events.register("after-call.cloudformation.DescribeStacks", stack_waits_for_the_deployment)
+    return player

@@ -1,0 +1,171 @@
+"""A CANARY release against moto_server plus the stand-in for ECS service deployments
+(tests/release/progressive_stand_in.py names its sources): the stages and traffic split as they
+move, and each way a release ends with its own exit code."""
+
+from __future__ import annotations
+
+import re
+
+import boto3
+import pytest
+from release_tool.deployments import Seen, ending, needed_minutes
+from release_tool.errors import ExitCode, ReleaseError
+from release_tool.output import Reporter
+from release_tool.progress import Clock
+from release_tool.release import Clients, run
+
+from tests.release.progressive_stand_in import (
+    CANARY_CONFIG,
+    canary_until,
+    hook,
+    play_service_deployments,
+    snapshot,
+)
+from tests.release.stand_in import NEW_TAG, STACK, play_cloudformation_for_ecs, put_image
+from tests.release.test_deployer_moto import options
+
+
+def release(script: list[dict], strategy: str = "CANARY", **overrides):
+    put_image(overrides.get("tag", NEW_TAG))
+    session = boto3.session.Session()
+    play_cloudformation_for_ecs(session)
+    player = play_service_deployments(session, strategy, script)
+    code = run(Clients.from_session(session, None), options(**overrides), Reporter())
+    return code, player
+
+
+def test_a_canary_release_prints_each_stage_and_the_traffic_split(stand_in_stack, capsys):
+    script = [*canary_until("end"), snapshot("SUCCESSFUL", "CLEAN_UP", production=100, test=100)]
+    code, player = release(script)
+    out = capsys.readouterr().out
+    assert code == ExitCode.OK
+    assert player.shown == len(script)  # followed to the end, not left at the first look
+    assert "deployment new1111111111111111: CANARY, at least 20 min with its bakes" in out
+    stages = re.findall(r"deployment new1+ \w+ stage (\w+)", out)
+    assert stages == [
+        "PRE_SCALE_UP",
+        "SCALE_UP",
+        "POST_SCALE_UP",
+        "TEST_TRAFFIC_SHIFT",
+        "POST_TEST_TRAFFIC_SHIFT",
+        "PRODUCTION_TRAFFIC_SHIFT",
+        "PRODUCTION_TRAFFIC_SHIFT",
+        "BAKE_TIME",
+        "CLEAN_UP",
+        "CLEAN_UP",
+    ]
+    assert "production new 0% / old 100%, test new 100%" in out
+    assert "production new 10% / old 90%, test new 100%" in out
+    assert "production new 100% / old 0%" in out
+    assert "hook predict-api-contract-check (AWS_LAMBDA): SUCCEEDED" in out
+    assert f"released {NEW_TAG} to stack {STACK}" in out
+
+
+def test_a_failed_contract_check_rolls_back_before_production_traffic_and_exits_16(
+    stand_in_stack, capsys
+):
+    failed = [hook("FAILED")]
+    script = [
+        *canary_until("POST_TEST_TRAFFIC_SHIFT"),
+        snapshot("IN_PROGRESS", "POST_TEST_TRAFFIC_SHIFT", test=100, hooks=[hook("IN_PROGRESS")]),
+        snapshot("ROLLBACK_IN_PROGRESS", "POST_TEST_TRAFFIC_SHIFT", test=0, hooks=failed,
+                 rollback="Lifecycle hook returned FAILED"),
+        snapshot("ROLLBACK_SUCCESSFUL", "CLEAN_UP", test=0, hooks=failed,
+                 rollback="Lifecycle hook returned FAILED"),
+    ]  # fmt: skip
+    with pytest.raises(ReleaseError, match="before production traffic moved") as raised:
+        release(script)
+    out = capsys.readouterr().out
+    assert raised.value.code == ExitCode.HOOK_ROLLBACK == 16
+    assert "predict-api-contract-check (FAILED)" in raised.value.message
+    assert "UPDATE_ROLLBACK_COMPLETE" in raised.value.message
+    assert not re.search(r"production new [1-9]", out)  # no client reached the new tasks
+
+
+def test_an_alarm_during_the_bake_rolls_back_and_exits_15_naming_the_alarm(stand_in_stack):
+    script = [
+        *canary_until("CLEAN_UP"),
+        snapshot("ROLLBACK_IN_PROGRESS", "BAKE_TIME", production=0, test=0, alarms="TRIGGERED",
+                 triggered=["predict-api-app-5xx-rate"], rollback="CloudWatch alarm triggered"),
+        snapshot("ROLLBACK_SUCCESSFUL", "CLEAN_UP", production=0, test=0, alarms="TRIGGERED",
+                 triggered=["predict-api-app-5xx-rate"], rollback="CloudWatch alarm triggered"),
+    ]  # fmt: skip
+    with pytest.raises(ReleaseError, match="predict-api-app-5xx-rate went into ALARM") as raised:
+        release(script)
+    assert raised.value.code == ExitCode.ALARM_ROLLBACK
+    assert "during BAKE_TIME" in raised.value.message
+
+
+def test_tasks_that_never_turn_healthy_trip_the_circuit_breaker_and_exit_10(stand_in_stack):
+    script = [
+        snapshot("IN_PROGRESS", "SCALE_UP", running=0),
+        snapshot("ROLLBACK_SUCCESSFUL", "CLEAN_UP", running=0, breaker="TRIGGERED",
+                 rollback="tasks failed to start"),
+    ]  # fmt: skip
+    with pytest.raises(ReleaseError, match="circuit breaker") as raised:
+        release(script)
+    assert raised.value.code == ExitCode.CIRCUIT_BREAKER
+
+
+def test_switching_from_rolling_to_canary_rolls_once_then_moves_traffic(stand_in_stack, capsys):
+    """ECS Developer Guide, "Updating the deployment strategy from rolling update to Amazon ECS
+    blue/green": with no deployment in progress, the update that adds advancedConfiguration and
+    the new strategy runs as a rolling deployment; the next one uses the new strategy."""
+    rolling = {"strategy": "ROLLING"}
+    switch = [
+        snapshot("IN_PROGRESS", "SCALE_UP", production=None, test=None, running=1, config=rolling),
+        snapshot("SUCCESSFUL", "CLEAN_UP", production=None, test=None, config=rolling),
+    ]
+    code, _ = release(switch)
+    out = capsys.readouterr().out
+    assert code == ExitCode.OK
+    assert "rolls (strategy ROLLING): ECS switches a service's strategy" in out
+    assert "production new" not in out  # a rolling deployment moves no weights
+
+    script = [*canary_until("end"), snapshot("SUCCESSFUL", "CLEAN_UP", production=100, test=100)]
+    code, _ = release(script, tag="c" * 40)  # the next release
+    assert code == ExitCode.OK
+    assert "CANARY, at least 20 min" in capsys.readouterr().out
+
+
+def test_timeout_covers_the_bake_warns_when_too_short_and_ends_in_11(stand_in_stack, capsys):
+    now = [0.0]
+    clock = Clock(monotonic=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    baking = [snapshot("IN_PROGRESS", "BAKE_TIME", production=100, test=100)] * 30
+    with pytest.raises(ReleaseError, match="--timeout 600 s reached") as raised:
+        release([*canary_until("BAKE_TIME"), *baking], timeout=600, poll_interval=60, clock=clock)
+    assert raised.value.code == ExitCode.TIMEOUT
+    assert "--timeout leaves 10 min, less than this CANARY release needs (20 min)" in (
+        capsys.readouterr().out
+    )
+
+
+@pytest.mark.parametrize(
+    ("seen", "code"),
+    [
+        (Seen(status="IN_PROGRESS", stage="BAKE_TIME"), None),
+        (Seen(status="SUCCESSFUL", stage="CLEAN_UP"), None),
+        (Seen(status="ROLLBACK_SUCCESSFUL", triggered_alarms=["a"], failed_hooks=["h"]), 15),
+        (Seen(status="ROLLBACK_SUCCESSFUL", circuit_breaker_triggered=True), 10),
+        (Seen(status="ROLLBACK_SUCCESSFUL", failed_hooks=["hook x (TIMED_OUT)"]), 16),
+        (Seen(status="ROLLBACK_SUCCESSFUL", stage_at_rollback="POST_TEST_TRAFFIC_SHIFT"), 16),
+        (Seen(status="ROLLBACK_SUCCESSFUL", stage_at_rollback="PRODUCTION_TRAFFIC_SHIFT"), 12),
+        (Seen(status="STOPPED", stage="BAKE_TIME", status_reason="stopped by a user"), 12),
+    ],
+)
+def test_each_ending_has_its_exit_code(seen, code):
+    found = ending(seen)
+    assert (found and int(found.code)) == code
+
+
+@pytest.mark.parametrize(
+    ("config", "minutes"),
+    [
+        (CANARY_CONFIG, 10 + 5 + 5),
+        ({"strategy": "LINEAR", "bakeTimeInMinutes": 10, "linearConfiguration": {
+            "stepPercent": 25.0, "stepBakeTimeInMinutes": 3}}, 10 + 3 * 3 + 5),
+        ({"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 10}, 10 + 5),
+    ],
+)  # fmt: skip
+def test_the_time_a_release_needs_follows_its_bakes(config, minutes):
+    assert needed_minutes(config) == minutes
