@@ -115,8 +115,10 @@ def _refuse_unfinished(
     """A scan that ended without findings to judge: FAILED, UNSUPPORTED_IMAGE, ..."""
     unsupported = status in ("UNSUPPORTED_IMAGE", *UNSUPPORTED_REASONS)
     if allow_critical or (unsupported and allow_unsupported):
-        flag = UNSUPPORTED_FLAG if unsupported and allow_unsupported else "--allow-critical-findings"
-        reporter.info(f"scan {status} ({why}); {flag}: deploying it unscanned")
+        flag = (
+            UNSUPPORTED_FLAG if unsupported and allow_unsupported else "--allow-critical-findings"
+        )
+        reporter.info(f"scan {status} ({why}); findings not checked ({flag})")
         return
     if unsupported:
         raise ReleaseError(
@@ -169,7 +171,9 @@ def _check_basic(
             break
         if status not in RUNNING:
             description = (found.get("imageScanStatus") or {}).get("description", "")
-            _refuse_unfinished(tag, status, description, allow_critical, allow_unsupported, reporter)
+            _refuse_unfinished(
+                tag, status, description, allow_critical, allow_unsupported, reporter
+            )
             return
         shown = _await_scan(deadline, reporter, tag, status, shown, repository)
     findings = found.get("imageScanFindings") or {}

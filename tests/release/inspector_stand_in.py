@@ -96,8 +96,9 @@ def finding(vulnerability: str, severity: str, status: str = "ACTIVE") -> dict:
     }
 
 
-@pytest.fixture
-def inspector(monkeypatch) -> ImageScan:
+@pytest.fixture(name="inspector")
+def inspector_fixture(monkeypatch) -> ImageScan:
+    """The stand-in, answering every inspector2 client of the test; its state to set and read."""
     state = ImageScan()
 
     class Handler(BaseHTTPRequestHandler):
@@ -140,7 +141,9 @@ def inspector(monkeypatch) -> ImageScan:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_INSPECTOR2", f"http://127.0.0.1:{server.server_address[1]}")
+    monkeypatch.setenv(
+        "AWS_ENDPOINT_URL_INSPECTOR2", f"http://127.0.0.1:{server.server_address[1]}"
+    )
     yield state
     server.shutdown()
     server.server_close()

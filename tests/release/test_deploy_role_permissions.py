@@ -31,7 +31,7 @@ from release_tool.release import Clients, Options, run
 
 from tests.infra.conftest import load, oidc_params, render, service_params
 from tests.infra.iam_policy import allows
-from tests.release.inspector_stand_in import inspector  # noqa: F401
+from tests.release.inspector_stand_in import inspector_fixture  # noqa: F401
 from tests.release.stand_in import NEW_TAG, STACK, play_cloudformation_for_ecs, put_image
 from tests.release.test_scan import use_enhanced_scanning
 

@@ -16,7 +16,7 @@ from release_tool.output import Reporter
 from release_tool.progress import Deadline
 from release_tool.release import Clients, run
 
-from tests.release.inspector_stand_in import ImageScan, finding, inspector  # noqa: F401
+from tests.release.inspector_stand_in import ImageScan, finding, inspector_fixture  # noqa: F401
 from tests.release.stand_in import NEW_TAG, OLD_TAG, put_image
 from tests.release.test_deployer_moto import make_session, options, stack_parameters
 from tests.release.test_failure_paths import FakeClock
@@ -160,7 +160,7 @@ def test_an_unsupported_image_passes_when_allowed_knowingly(repository):
     basic_scan_ended(repository, "UNSUPPORTED_IMAGE", UNSUPPORTED)
     printed, _ = check(allow_unsupported=True)
     assert "scan UNSUPPORTED_IMAGE" in printed
-    assert "--allow-unsupported-image: deploying it unscanned" in printed
+    assert "findings not checked (--allow-unsupported-image)" in printed
 
 
 def test_allowing_unsupported_images_does_not_let_a_failed_scan_through(repository):
@@ -246,7 +246,7 @@ def test_enhanced_scanning_refuses_an_os_inspector_does_not_support(repository, 
     with pytest.raises(ReleaseError, match="ended UNSUPPORTED_OS: the scanner does not know"):
         check()
     printed, _ = check(allow_unsupported=True)
-    assert "--allow-unsupported-image: deploying it unscanned" in printed
+    assert "findings not checked (--allow-unsupported-image)" in printed
 
 
 def test_a_repository_inspector_does_not_scan_is_a_note(repository, inspector):
