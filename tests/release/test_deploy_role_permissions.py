@@ -23,8 +23,8 @@ import cfnlint
 import pytest
 from policy_sentry.querying.actions import get_action_data
 from policy_sentry.util.arns import does_arn_match
-from release_tool import registry, scan
-from release_tool.errors import ExitCode
+from release_tool import health, registry, scan
+from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
 from release_tool.progress import Clock, Deadline
 from release_tool.release import Clients, Options, run
@@ -71,6 +71,8 @@ def iam_resources(action: str, params: dict, stack_arn: str) -> list[str]:
         return [name if name.startswith("arn:") else stack_arn]
     if no_resource_level_permissions(action):
         return ["*"]
+    if service == "acm":
+        return [params["CertificateArn"]]
     if service == "ecr":
         names = params.get("repositoryNames") or [params["repositoryName"]]
         return [f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{name}" for name in names]
@@ -134,6 +136,19 @@ def recorded_release(stand_in_stack, health_server, inspector, monkeypatch) -> t
     inspector2 = recorder.attach_client(session.client("inspector2"))
     deadline = Deadline(60, options["clock"])
     scan.check(clients.ecr, STACK, NEW_TAG, Reporter(), deadline, False, inspector=inspector2)
+    # The health check on an https:// URL reads the stack's certificate (here: still pending).
+    pending = session.client("acm").request_certificate(
+        DomainName="api.example.com", ValidationMethod="DNS"
+    )  # what the stack did: not recorded
+    acm = recorder.attach_client(session.client("acm"))
+    with pytest.raises(ReleaseError, match="PENDING_VALIDATION"):
+        health.check(
+            "https://api.example.com/health",
+            deadline,
+            Reporter(),
+            certificate_arn=pending["CertificateArn"],
+            acm=acm,
+        )
     return recorder.calls, stand_in_stack["StackId"]
 
 
@@ -177,6 +192,7 @@ def test_the_recording_sees_the_release_calls(recorded_release):
         "ecr:GetRegistryScanningConfiguration",
         "inspector2:ListCoverage",
         "inspector2:ListFindings",
+        "acm:DescribeCertificate",
     } <= actions
 
 
