@@ -52,8 +52,7 @@ def tag_exists(ecr: Any, repository: str, tag: str) -> bool:
             ExitCode.BUILD_OR_PUSH_FAILED,
             f"{repository}:{tag} in ECR is an image index ({media_type}), which ECR's scan "
             "cannot scan: delete it and push a single-platform image (docker build "
-            "--provenance=false --sbom=false --platform linux/amd64; podman/buildah build one "
-            "platform as they are)",
+            "--provenance=false --sbom=false with one --platform, as the release builds it)",
             details=[
                 f"aws ecr batch-delete-image --repository-name {repository} "
                 f"--image-ids imageTag={tag}"

@@ -13,7 +13,9 @@ from release_tool.output import Reporter
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILDERS = ("docker", "podman", "buildah")
-PLATFORMS = ("linux/amd64", "linux/arm64")  # the task's CpuArchitecture: X86_64 or ARM64
+# The image platform for the task's RuntimePlatform.CpuArchitecture (the stack's parameter).
+PLATFORM_BY_CPU_ARCHITECTURE = {"X86_64": "linux/amd64", "ARM64": "linux/arm64"}
+PLATFORMS = tuple(PLATFORM_BY_CPU_ARCHITECTURE.values())
 
 
 def _git(*args: str) -> subprocess.CompletedProcess:

@@ -57,14 +57,8 @@ def check(seconds: float = 1800, **kwargs) -> tuple[str, FakeClock]:
     """scan.check on NEW_TAG with a fake clock: (printed lines, clock); raises ReleaseError."""
     out, clock = io.StringIO(), FakeClock()
     allow_critical = kwargs.pop("allow_critical", False)
-    deadline = Deadline(seconds, clock)
-    try:
-        scan.check(
-            boto3.client("ecr"), REPOSITORY, NEW_TAG, Reporter(out), deadline, allow_critical,
-            **kwargs,
-        )  # fmt: skip
-    finally:
-        check.printed = out.getvalue()  # type: ignore[attr-defined]
+    ecr, deadline = boto3.client("ecr"), Deadline(seconds, clock)
+    scan.check(ecr, REPOSITORY, NEW_TAG, Reporter(out), deadline, allow_critical, **kwargs)
     return out.getvalue(), clock
 
 
