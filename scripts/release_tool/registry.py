@@ -15,6 +15,14 @@ from release_tool.progress import Deadline
 from release_tool.workspace import BUILDERS
 
 FULL_SHA_LENGTH = 40  # release.sh pushes images tagged with `git rev-parse HEAD`
+# An image index (several platforms, or one platform plus BuildKit's provenance/SBOM attestation
+# manifests) is not one image: ECR basic scanning fails on it (moby/buildkit#3499) and Inspector
+# scans only its children, not the tag (aws/containers-roadmap#1683). The scan gate would wait
+# for a verdict that never comes.
+INDEX_MEDIA_TYPES = {
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+}
 
 
 def repository_name(repository_uri: str) -> str:
@@ -23,8 +31,10 @@ def repository_name(repository_uri: str) -> str:
 
 
 def tag_exists(ecr: Any, repository: str, tag: str) -> bool:
+    """Whether the tag is in ECR; an image index under it is refused (exit 7): it cannot be
+    scanned, and tags are immutable, so it must be deleted and pushed again as one image."""
     try:
-        ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
+        found = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code")
         if code == "ImageNotFoundException":
@@ -35,6 +45,19 @@ def tag_exists(ecr: Any, repository: str, tag: str) -> bool:
                 f"ECR repository {repository!r} (the stack's RepositoryUri) does not exist",
             ) from None
         raise
+    details = (found.get("imageDetails") or [{}])[0]
+    media_type = details.get("imageManifestMediaType")
+    if media_type in INDEX_MEDIA_TYPES:
+        raise ReleaseError(
+            ExitCode.BUILD_OR_PUSH_FAILED,
+            f"{repository}:{tag} in ECR is an image index ({media_type}), which ECR's scan "
+            "cannot scan: delete it and push a single-platform image (docker build "
+            "--provenance=false --sbom=false with one --platform, as the release builds it)",
+            details=[
+                f"aws ecr batch-delete-image --repository-name {repository} "
+                f"--image-ids imageTag={tag}"
+            ],
+        )
     return True
 
 

@@ -13,6 +13,9 @@ from release_tool.output import Reporter
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILDERS = ("docker", "podman", "buildah")
+# The image platform for the task's RuntimePlatform.CpuArchitecture (the stack's parameter).
+PLATFORM_BY_CPU_ARCHITECTURE = {"X86_64": "linux/amd64", "ARM64": "linux/arm64"}
+PLATFORMS = tuple(PLATFORM_BY_CPU_ARCHITECTURE.values())
 
 
 def _git(*args: str) -> subprocess.CompletedProcess:
@@ -69,16 +72,26 @@ def choose_builder() -> str:
     )
 
 
-def build(builder: str, image: str, vcs_ref: str, reporter: Reporter) -> None:
+def build(
+    builder: str, image: str, vcs_ref: str, reporter: Reporter, platform: str | None = None
+) -> None:
     """Build the image from the repository root; the builder's own output streams through.
 
     A Ctrl-C reaches the builder and this process alike (one process group): KeyboardInterrupt
     then ends the release with 130 even when the builder catches SIGINT and exits non-zero.
     """
-    platform = os.environ.get("RELEASE_PLATFORM", "linux/amd64")
+    platform = platform or os.environ.get("RELEASE_PLATFORM") or "linux/amd64"
+    if platform not in PLATFORMS:
+        raise ReleaseError(
+            ExitCode.USAGE, f"platform {platform!r} is not one Fargate runs: one of {PLATFORMS}"
+        )
     command = ["bud", "--format", "docker"] if builder == "buildah" else ["build"]
     if builder == "podman":
         command += ["--format", "docker"]  # the docker format keeps the HEALTHCHECK
+    if builder == "docker":
+        # One image manifest, not an index with attestations, which ECR cannot scan
+        # (moby/buildkit#3499). podman and buildah build one manifest for one --platform.
+        command += ["--provenance=false", "--sbom=false"]
     labels = subprocess.run(  # the OCI labels' build arguments, one home for CI and releases
         [shutil.which("bash") or "/bin/bash", "scripts/image-labels.sh", vcs_ref],
         cwd=REPO_ROOT,

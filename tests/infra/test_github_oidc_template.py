@@ -12,6 +12,9 @@ UNSCOPABLE = {
     "ecr:GetAuthorizationToken",
     "ecs:DeregisterTaskDefinition",
     "ecs:DescribeTaskDefinition",
+    "ecr:GetRegistryScanningConfiguration",
+    "inspector2:ListCoverage",
+    "inspector2:ListFindings",
 }
 
 

@@ -2,8 +2,9 @@
 
 What a release needs comes from two sources, neither listed by hand:
 - the release tool's own calls: a release runs against moto (the happy path with a push, and a
-  dry run) while a botocore hook records each request as the IAM action and resource it is
-  authorised on (the container builder's `docker push` is ECR's documented push list);
+  dry run), and its scan gate once more on a registry with enhanced scanning (Inspector stand-in),
+  while a botocore hook records each request as the IAM action and resource it is authorised on
+  (the container builder's `docker push` is ECR's documented push list);
 - what CloudFormation's resource handlers call with the caller's credentials for every resource
   a release updates or replaces, and for its rollback: the permissions in the resource schemas
   cfn-lint ships, each needed on the resource types AWS's Service Authorization Reference
@@ -22,15 +23,17 @@ import cfnlint
 import pytest
 from policy_sentry.querying.actions import get_action_data
 from policy_sentry.util.arns import does_arn_match
-from release_tool import registry
-from release_tool.errors import ExitCode
+from release_tool import health, registry, scan
+from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
-from release_tool.progress import Clock
+from release_tool.progress import Clock, Deadline
 from release_tool.release import Clients, Options, run
 
 from tests.infra.conftest import load, oidc_params, render, service_params
 from tests.infra.iam_policy import allows
+from tests.release.inspector_stand_in import inspector_fixture  # noqa: F401
 from tests.release.stand_in import NEW_TAG, STACK, play_cloudformation_for_ecs, put_image
+from tests.release.test_scan import use_enhanced_scanning
 
 REGION, ACCOUNT = "us-east-1", "123456789012"  # moto's account
 REPOSITORY_ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/predict-api"
@@ -53,6 +56,12 @@ RELEASE_READS = {"ecr:DescribeImageScanFindings", "ecr:DescribeRepositories"}
 CLOUDFORMATION_READS_TEMPLATES = {"s3:GetObject"}
 
 
+def no_resource_level_permissions(action: str) -> bool:
+    service, name = action.split(":")
+    rows = get_action_data(service, name)[service]
+    return all(row["resource_arn_format"] == "*" for row in rows)
+
+
 def iam_resources(action: str, params: dict, stack_arn: str) -> list[str]:
     """The resource ARN(s) IAM authorises `action` on (Service Authorization Reference)."""
     service, operation = action.split(":")
@@ -60,8 +69,10 @@ def iam_resources(action: str, params: dict, stack_arn: str) -> list[str]:
         # Change-set actions are authorised on the stack; a change set ARN alone means ours.
         name = params.get("StackName", stack_arn)
         return [name if name.startswith("arn:") else stack_arn]
-    if action in {"ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition"}:
-        return ["*"]  # no resource-level permissions
+    if no_resource_level_permissions(action):
+        return ["*"]
+    if service == "acm":
+        return [params["CertificateArn"]]
     if service == "ecr":
         names = params.get("repositoryNames") or [params["repositoryName"]]
         return [f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{name}" for name in names]
@@ -79,8 +90,12 @@ class CallRecorder:
 
     def attach(self, clients: Clients) -> Clients:
         for aws_client in vars(clients).values():
-            aws_client.meta.events.register("provide-client-params.*.*", self._record)
+            self.attach_client(aws_client)
         return clients
+
+    def attach_client(self, aws_client):
+        aws_client.meta.events.register("provide-client-params.*.*", self._record)
+        return aws_client
 
     def _record(self, params: dict, model, **_kwargs) -> None:
         self.calls.append((f"{model.service_model.signing_name}:{model.name}", dict(params)))
@@ -94,8 +109,9 @@ def fake_builder(argv, **_kwargs):
 
 
 @pytest.fixture
-def recorded_release(stand_in_stack, health_server, monkeypatch) -> tuple[list, str]:
-    """A dry run, then the real release with a push, both against moto; their AWS calls."""
+def recorded_release(stand_in_stack, health_server, inspector, monkeypatch) -> tuple[list, str]:
+    """A dry run, then the real release with a push, both against moto, then the scan gate on a
+    registry that switched to enhanced scanning (Inspector): their AWS calls."""
     monkeypatch.setattr(registry, "push", functools.partial(registry.push, run=fake_builder))
     recorder = CallRecorder()
     options = {
@@ -112,6 +128,27 @@ def recorded_release(stand_in_stack, health_server, monkeypatch) -> tuple[list, 
         play_cloudformation_for_ecs(session)  # its own clients: not recorded
         clients = recorder.attach(Clients.from_session(session, None))
         assert run(clients, Options(**options, dry_run=dry_run), Reporter()) == ExitCode.OK
+    use_enhanced_scanning()
+    image = clients.ecr.describe_images(repositoryName=STACK, imageIds=[{"imageTag": NEW_TAG}])
+    inspector.repository, inspector.tag = STACK, NEW_TAG
+    inspector.digest = image["imageDetails"][0]["imageDigest"]
+    inspector.coverage = [("ACTIVE", "SUCCESSFUL")]
+    inspector2 = recorder.attach_client(session.client("inspector2"))
+    deadline = Deadline(60, options["clock"])
+    scan.check(clients.ecr, STACK, NEW_TAG, Reporter(), deadline, False, inspector=inspector2)
+    # The health check on an https:// URL reads the stack's certificate (here: still pending).
+    pending = session.client("acm").request_certificate(
+        DomainName="api.example.com", ValidationMethod="DNS"
+    )  # what the stack did: not recorded
+    acm = recorder.attach_client(session.client("acm"))
+    with pytest.raises(ReleaseError, match="PENDING_VALIDATION"):
+        health.check(
+            "https://api.example.com/health",
+            deadline,
+            Reporter(),
+            certificate_arn=pending["CertificateArn"],
+            acm=acm,
+        )
     return recorder.calls, stand_in_stack["StackId"]
 
 
@@ -152,6 +189,10 @@ def test_the_recording_sees_the_release_calls(recorded_release):
         "ecr:GetAuthorizationToken",
         "ecs:DescribeServices",
         "ecs:DescribeTaskDefinition",
+        "ecr:GetRegistryScanningConfiguration",
+        "inspector2:ListCoverage",
+        "inspector2:ListFindings",
+        "acm:DescribeCertificate",
     } <= actions
 
 
@@ -168,6 +209,19 @@ def test_the_check_notices_a_missing_permission_and_a_foreign_resource(recorded_
     service = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{STACK}/{STACK}"
     assert ("ecs:DescribeServices", service) in missing
     assert ("ecr:PutImage", REPOSITORY_ARN) not in missing  # the repository is still ours
+
+
+def test_the_check_notices_that_enhanced_scanning_needs_inspector(recorded_release):
+    calls, stack_arn = recorded_release
+    policy = deploy_role_policy()
+    scan_reads = "ReadTheScanTypeAndInspectorFindings"
+    without = [s for s in policy["Statement"] if s.get("Sid") != scan_reads]
+    missing = refused({**policy, "Statement": without}, needed(calls, stack_arn))
+    assert missing == [
+        ("ecr:GetRegistryScanningConfiguration", "*"),
+        ("inspector2:ListCoverage", "*"),
+        ("inspector2:ListFindings", "*"),
+    ]
 
 
 # --- What CloudFormation's handlers call with the caller's credentials ---

@@ -402,6 +402,13 @@ class FakeSession:
         return self.clients.get(name) or client(name)
 
 
+# The registry's scanning configuration on an account that never turned on Inspector.
+BASIC_SCANNING = (
+    "get_registry_scanning_configuration",
+    {"scanningConfiguration": {"scanType": "BASIC"}},
+)
+
+
 def scan_findings(counts: dict[str, int], status: str = "COMPLETE", findings=()) -> dict:
     """describe_image_scan_findings as basic scanning answers it."""
     return {
@@ -436,6 +443,7 @@ def stub_a_release_up_to_execute(stubs: list[Stubber]) -> None:
         {"imageDetails": [{"imageTags": [NEW]}]},
         {"repositoryName": "predict-api", "imageIds": [{"imageTag": NEW}]},
     )
+    ecr_stub.add_response(*BASIC_SCANNING)
     ecr_stub.add_response("describe_image_scan_findings", scan_findings({"HIGH": 1}), None)
     cfn_stub.add_response("create_change_set", {"Id": "arn:cs", "StackId": ROOT_ID}, ANY_PARAMS)
     cfn_stub.add_response("describe_change_set", change_set, {"ChangeSetName": "arn:cs"})
@@ -662,6 +670,7 @@ def test_the_scan_is_awaited_with_progress_and_critical_findings_exit_14():
     ecr = client("ecr")
     clock, out = FakeClock(), io.StringIO()
     with Stubber(ecr) as stub:
+        stub.add_response(*BASIC_SCANNING)
         stub.add_response("describe_image_scan_findings", scan_findings({}, "IN_PROGRESS"))
         stub.add_response("describe_image_scan_findings", scan_findings({}, "IN_PROGRESS"))
         stub.add_response(
@@ -691,7 +700,7 @@ def run_scan_check(answers, allow_critical=False, seconds=600.0):
     """scan.check against canned ECR answers: (operation, response) or (operation, error code)."""
     ecr, out, clock = client("ecr"), io.StringIO(), FakeClock()
     with Stubber(ecr) as stub:
-        for operation, answer in answers:
+        for operation, answer in [BASIC_SCANNING, *answers]:
             if isinstance(answer, str):
                 stub.add_client_error(operation, service_error_code=answer, service_message="m")
             else:

@@ -15,6 +15,7 @@ from release_tool.release import Clients, Options, is_role, preflight, run
 
 from tests.release.test_failure_paths import (
     BASELINE,
+    BASIC_SCANNING,
     NESTED_ID,
     REGION,
     REPO,
@@ -74,6 +75,7 @@ def test_first_release_follows_the_new_service_and_verifies_with_fresh_outputs(
     sts_stub.add_response("get_caller_identity", {"Account": ACCOUNT, "Arn": ADMIN_CALLER})
     cfn_stub.add_response("describe_stacks", root_stack("UPDATE_COMPLETE", ""), None)
     ecr_stub.add_response("describe_images", {"imageDetails": [{"imageTags": [NEW]}]}, None)
+    ecr_stub.add_response(*BASIC_SCANNING)
     ecr_stub.add_response("describe_image_scan_findings", scan_findings({}), None)
     cfn_stub.add_response("create_change_set", {"Id": "arn:cs", "StackId": ROOT_ID}, None)
     cfn_stub.add_response("describe_change_set", change_set, {"ChangeSetName": "arn:cs"})
