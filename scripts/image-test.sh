@@ -180,8 +180,7 @@ build_args=("${label_args[@]}" --tag "$IMAGE")
 # Podman (also under a docker CLI) builds the OCI format by default, which drops HEALTHCHECK: ask for
 # Docker's, as docker builds it. chroot isolation: RUN steps need no OCI runtime inside the builder.
 ((PODMAN_UNDERNEATH == 0)) || build_args+=(--format docker --isolation chroot)
-# Docker (BuildKit): one image manifest, no attestation index, which ECR's scanning cannot read and
-# the release refuses; CI pushes this very image.
+# Docker: one image manifest, not an attestation index (ECR cannot scan one; CI pushes this image).
 ((PODMAN_UNDERNEATH == 1)) || build_args+=(--provenance=false --sbom=false)
 if [[ $BASE != "$SHIPPED_BASE" ]]; then
     # The same Dockerfile with the stand-in in its FROM lines, and nothing else changed.
