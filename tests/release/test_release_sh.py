@@ -206,6 +206,9 @@ def test_ctrl_c_during_the_build_exits_130_and_says_nothing_changed(
         text=True,
         env=environment,
         start_new_session=True,  # its own process group, as a terminal's foreground job
+        # A run started with SIGINT ignored (nohup, `&`) passes that on; Ctrl-C reaches a
+        # terminal's job with the default disposition, so restore it in the child.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 30
     while not (log.exists() and log.read_text().startswith("build")):
