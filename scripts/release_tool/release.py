@@ -9,22 +9,17 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
+from botocore.exceptions import ClientError, NoCredentialsError
 from botocore.parsers import ResponseParserError
 
-from release_tool import health, registry, scan, service, stack, workspace
-from release_tool.aws_errors import NO_CREDENTIALS, NO_REGION
-from release_tool.cli import DEFAULT_TIMEOUT
+from release_tool import health, outcome, regions, registry, scan, service, stack, workspace
+from release_tool.aws_errors import NO_CREDENTIALS
+from release_tool.deadline import DEFAULT_TIMEOUT, Clock, Deadline
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
-from release_tool.progress import (
-    Clock,
-    Deadline,
-    RolloutWatcher,
-    StackWatcher,
-    newest_event_id,
-    wait_for_update,
-)
+from release_tool.progress import wait_until_final
+from release_tool.rollout import RolloutWatcher
+from release_tool.stack_events import StackWatcher, newest_event_id
 
 LOCAL_IMAGE_NAME = "predict-api"
 
@@ -57,13 +52,11 @@ class Clients:
 
     @classmethod
     def from_session(cls, session: Any, region: str | None) -> Clients:
-        try:
-            make = {
-                name: session.client(name, region_name=region)
-                for name in ("cloudformation", "ecr", "ecs", "sts")
-            }
-        except NoRegionError:
-            raise ReleaseError(ExitCode.PREREQUISITE, NO_REGION) from None
+        region = regions.resolve(session, region)
+        make = {
+            name: session.client(name, region_name=region)
+            for name in ("cloudformation", "ecr", "ecs", "sts")
+        }
         return cls(**make)
 
 
@@ -133,7 +126,7 @@ def preflight(
     reporter.step(f"{title} AWS credentials and stack {stack_name}")
     identity = check_credentials(clients, reporter)
     found = stack.describe(clients.cloudformation, stack_name)
-    stack.require_releasable(found)
+    stack.require_releasable(found, clients.cloudformation)
     refuse_first_release_by_deploy_role(found, identity)
     repository_uri = stack.require_output(found, "RepositoryUri")
     current = stack.parameters(found)[stack.IMAGE_TAG_PARAMETER] or "(none: first release)"
@@ -151,7 +144,7 @@ def _resolve_tag(args: argparse.Namespace, reporter: Reporter) -> str:
     return args.tag
 
 
-def main(args: argparse.Namespace, state: State, session: Any = None) -> ExitCode:
+def start(args: argparse.Namespace, state: State, session: Any = None) -> ExitCode:
     """Local checks, preflight, the build when needed, then run() within --timeout."""
     reporter = Reporter()
     if args.build or args.tag is None:
@@ -175,8 +168,7 @@ def main(args: argparse.Namespace, state: State, session: Any = None) -> ExitCod
         import boto3
 
         session = boto3.session.Session()
-    region = args.region or os.environ.get("AWS_REGION")  # botocore reads AWS_DEFAULT_REGION
-    clients = Clients.from_session(session, region)
+    clients = Clients.from_session(session, args.region or os.environ.get("AWS_REGION"))
 
     local_image = None
     if args.build:
@@ -301,9 +293,10 @@ def run(
     state.update_started = True  # from here on a lost connection or Ctrl-C leaves it running
     stack.execute_change_set(cfn, change_set_id, options.stack_name, f"release-{uuid.uuid4()}")
     watcher = StackWatcher(cfn, found["StackId"], baseline)
-    wait_for_update(
+    status = wait_until_final(
         cfn, watcher, rollout, reporter, deadline, options.poll_interval, options.stack_name
     )
+    outcome.judge(status, watcher, rollout)
     updated = stack.describe(cfn, found["StackId"])
     return _verify(clients, options, updated, image, reporter, deadline)
 
@@ -339,3 +332,7 @@ def _verify(
     reporter.info(f"GET {url}: 200 ok")
     reporter.step(f"released {options.tag} to stack {options.stack_name} ({found['StackStatus']})")
     return ExitCode.OK
+
+
+def new_state(stack_name: str) -> State:
+    return State(stack_name=stack_name)

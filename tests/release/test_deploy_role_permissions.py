@@ -23,9 +23,9 @@ import pytest
 from policy_sentry.querying.actions import get_action_data
 from policy_sentry.util.arns import does_arn_match
 from release_tool import registry
+from release_tool.deadline import Clock
 from release_tool.errors import ExitCode
 from release_tool.output import Reporter
-from release_tool.progress import Clock
 from release_tool.release import Clients, Options, run
 
 from tests.infra.conftest import load, oidc_params, render, service_params

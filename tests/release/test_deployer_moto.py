@@ -10,9 +10,9 @@ import urllib.request
 import boto3
 import pytest
 from release_tool import registry
+from release_tool.deadline import Clock, Deadline
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
-from release_tool.progress import Clock, Deadline
 from release_tool.release import Clients, Options, preflight, run
 
 from tests.release.stand_in import (

@@ -11,9 +11,13 @@ import pytest
 from botocore.exceptions import ConnectTimeoutError
 from botocore.stub import ANY, Stubber
 from release_tool import cli, scan, stack
+from release_tool.deadline import Clock, Deadline
 from release_tool.errors import ExitCode, ReleaseError
+from release_tool.outcome import judge
 from release_tool.output import Reporter
-from release_tool.progress import Clock, Deadline, RolloutWatcher, StackWatcher, wait_for_update
+from release_tool.progress import wait_until_final
+from release_tool.rollout import RolloutWatcher
+from release_tool.stack_events import StackWatcher
 
 REGION = "us-east-1"
 ROOT_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/predict-api/1111"
@@ -124,6 +128,11 @@ def services(*deployments, events=()) -> dict:
         ],
         "failures": [],
     }
+
+
+def wait_for_update(cfn, stack, rollout, *args) -> str:
+    """Watch until the stack is final, then decide, as a release does."""
+    return judge(wait_until_final(cfn, stack, rollout, *args), stack, rollout)
 
 
 class FakeClock(Clock):
@@ -326,14 +335,14 @@ def test_a_stuck_update_times_out_with_exit_11():
         (
             "UPDATE_ROLLBACK_FAILED",
             ExitCode.STACK_NOT_READY,
-            "stack 'predict-api' is in UPDATE_ROLLBACK_FAILED: a rollback failed; run "
-            "`aws cloudformation continue-update-rollback` first",
+            # The nested stack's failed resource, in the form --resources-to-skip takes.
+            "continue-update-rollback --stack-name predict-api --resources-to-skip "
+            "ServiceStack.LoadBalancer`",
         ),
         (
             "ROLLBACK_COMPLETE",
             ExitCode.STACK_NOT_READY,
-            "stack 'predict-api' is in ROLLBACK_COMPLETE: its creation failed; delete it and "
-            "deploy the infrastructure again",
+            "`scripts/release.sh infra` deletes it and creates it again",
         ),
     ],
 )
@@ -345,10 +354,48 @@ def test_a_busy_or_broken_stack_is_refused_in_one_line(status, code, message, ca
             {"Account": "123456789012", "Arn": "arn:aws:iam::123456789012:role/deploy"},
         )
         cfn_stub.add_response("describe_stacks", stack_status(status), {"StackName": "predict-api"})
+        if status == "UPDATE_ROLLBACK_FAILED":  # which resources failed, nested ones too
+            nested_id = ROOT_ID.replace("predict-api", "predict-api-ServiceStack-X")
+            failed = {"ResourceStatus": "UPDATE_FAILED", "Timestamp": T0}
+            cfn_stub.add_response(
+                "describe_stack_resources",
+                {
+                    "StackResources": [
+                        {
+                            **failed,
+                            "LogicalResourceId": "ServiceStack",
+                            "PhysicalResourceId": nested_id,
+                            "ResourceType": "AWS::CloudFormation::Stack",
+                        },
+                        {
+                            "ResourceStatus": "UPDATE_COMPLETE",
+                            "Timestamp": T0,
+                            "LogicalResourceId": "Net",
+                            "ResourceType": "AWS::CloudFormation::Stack",
+                        },
+                    ]
+                },
+                {"StackName": ROOT_ID},
+            )
+            cfn_stub.add_response(
+                "describe_stack_resources",
+                {
+                    "StackResources": [
+                        {
+                            **failed,
+                            "LogicalResourceId": "LoadBalancer",
+                            "PhysicalResourceId": "arn:lb",
+                            "ResourceType": "AWS::ElasticLoadBalancingV2::LoadBalancer",
+                        },
+                    ]
+                },
+                {"StackName": nested_id},
+            )
         session = FakeSession(cloudformation=cfn, sts=sts)
         code_seen = cli.main(["--no-build", "--tag", NEW, "--region", REGION], session=session)
     assert code_seen == code
-    assert capsys.readouterr().err.splitlines() == [f"release: error: {message}"]
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("release: error: stack 'predict-api' is") and message in line
 
 
 def test_another_update_starting_before_ours_is_reported_as_busy():

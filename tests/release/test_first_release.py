@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 from botocore.stub import ANY, Stubber
 from release_tool import cli
+from release_tool.deadline import Clock
 from release_tool.errors import ExitCode
 from release_tool.output import Reporter
-from release_tool.progress import Clock
 from release_tool.release import Clients, Options, is_role, preflight, run
 
 from tests.release.test_failure_paths import (
