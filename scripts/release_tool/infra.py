@@ -32,7 +32,7 @@ from release_tool.stack_events import StackWatcher, newest_event_id
 
 BOOTSTRAP_TEMPLATE = workspace.REPO_ROOT / "cloudformation" / "bootstrap.yaml"
 DEFAULT_PARAMETERS = workspace.REPO_ROOT / "cloudformation" / "parameters.json"
-PROTECTION = "DeletionProtection"
+
 RAN = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}  # with an ImageTag: the service has been healthy
 
 
@@ -276,7 +276,7 @@ def _decide_protection(
     """The load balancer's deletion protection goes on only once the service has been healthy:
     on before that, a failed first create cannot roll back (OperationNotPermitted). "false" in
     the file always wins (tear-down); otherwise a deployed stack keeps its value."""
-    asked = values.get(PROTECTION)
+    asked = values.get(stack.PROTECTION_PARAMETER)
     if asked == "false":
         return
     ran = (
@@ -286,10 +286,11 @@ def _decide_protection(
     )
     if ran:
         return  # "true" applies; without a value the stack keeps its own
-    overrides[PROTECTION] = "false"
+    overrides[stack.PROTECTION_PARAMETER] = "false"
     if asked == "true" or found is None:
         reporter.info(
-            f"{PROTECTION} stays false until the service has been healthy: the first release "
+            f"{stack.PROTECTION_PARAMETER} stays false until the service has been healthy: the "
+            "first release "
             "that sees it healthy turns it on"
         )
 

@@ -182,7 +182,7 @@ def start(args: argparse.Namespace, state: State, session: Any = None) -> ExitCo
         else:
             suffix = "-dirty" if dirty else ""  # never pushed: see --allow-dirty
             local_image = f"{LOCAL_IMAGE_NAME}:{tag}{suffix}"
-            workspace.build(builder, local_image, tag, reporter)
+            workspace.build(builder, local_image, tag, reporter, stack.platform(found))
             if dirty:
                 reporter.info(f"{local_image} is a dirty build: it stays on this machine")
     options = Options(
@@ -298,7 +298,51 @@ def run(
     )
     outcome.judge(status, watcher, rollout)
     updated = stack.describe(cfn, found["StackId"])
-    return _verify(clients, options, updated, image, reporter, deadline)
+    _verify(clients, options, updated, image, reporter, deadline)
+    return _protect_once_healthy(clients, options, found, reporter, deadline, state)
+
+
+def _protect_once_healthy(
+    clients: Clients,
+    options: Options,
+    before: dict,
+    reporter: Reporter,
+    deadline: Deadline,
+    state: State,
+) -> ExitCode:
+    """The release that created the service and saw it healthy turns the load balancer's deletion
+    protection on (off until then, so that a failed first create can roll back). Later releases,
+    and an explicit "false" of an infrastructure deploy after, leave it as it is."""
+    previous = stack.parameters(before)
+    protected = previous.get(stack.PROTECTION_PARAMETER) != "false"
+    if protected or previous[stack.IMAGE_TAG_PARAMETER]:
+        return ExitCode.OK
+    reporter.step("the new service is healthy: turning the load balancer's deletion protection on")
+    cfn = clients.cloudformation
+    current = stack.describe(cfn, before["StackId"])
+    name = f"protect-{stack.change_set_name(options.tag)}"
+    change_set_id = stack.create_change_set(
+        cfn, current, options.tag, name, deadline, reporter, {stack.PROTECTION_PARAMETER: "true"}
+    )
+    if change_set_id is None:
+        return ExitCode.OK
+    baseline = newest_event_id(cfn, before["StackId"])
+    stack.execute_change_set(cfn, change_set_id, options.stack_name, f"protect-{uuid.uuid4()}")
+    watcher = StackWatcher(cfn, before["StackId"], baseline)
+    rollout = RolloutWatcher(clients.ecs)
+    status = wait_until_final(
+        cfn, watcher, rollout, reporter, deadline, options.poll_interval, options.stack_name
+    )
+    outcome.judge(
+        status,
+        watcher,
+        rollout,
+        "update",
+        "the release itself succeeded; deletion "
+        "protection stays off (set DeletionProtection true with the infra deploy)",
+    )
+    reporter.info(f"{stack.PROTECTION_PARAMETER} is on")
+    return ExitCode.OK
 
 
 def _verify(

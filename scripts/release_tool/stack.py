@@ -13,6 +13,8 @@ from release_tool.output import Reporter
 from release_tool.stack_events import NESTED_STACK_TYPE
 
 IMAGE_TAG_PARAMETER = "ImageTag"
+# The load balancer's: off until the service has been healthy (release.py, infra.py).
+PROTECTION_PARAMETER = "DeletionProtection"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 
 # States a release may start from: the last operation finished and the stack is usable.
@@ -122,6 +124,15 @@ def require_releasable(stack: dict, cfn: Any = None) -> None:
         )
 
 
+# The root stack's CpuArchitecture (the Fargate task's) -> the image platform to build for.
+PLATFORMS = {"X86_64": "linux/amd64", "ARM64": "linux/arm64"}
+
+
+def platform(stack: dict) -> str:
+    """A stack without the parameter runs X86_64 (Fargate's default)."""
+    return PLATFORMS.get(parameters(stack).get("CpuArchitecture") or "X86_64", "linux/amd64")
+
+
 def outputs(stack: dict) -> dict[str, str]:
     return {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs") or []}
 
@@ -144,11 +155,12 @@ def require_output(stack: dict, key: str) -> str:
     return value
 
 
-def release_parameters(stack: dict, tag: str) -> list[dict]:
-    """ImageTag gets the new value; every other parameter keeps its previous value."""
+def release_parameters(stack: dict, tag: str, changes: dict | None = None) -> list[dict]:
+    """ImageTag (and `changes`) get new values; every other parameter keeps its previous value."""
+    new = {IMAGE_TAG_PARAMETER: tag, **(changes or {})}
     return [
-        {"ParameterKey": key, "ParameterValue": tag}
-        if key == IMAGE_TAG_PARAMETER
+        {"ParameterKey": key, "ParameterValue": new[key]}
+        if key in new
         else {"ParameterKey": key, "UsePreviousValue": True}
         for key in parameters(stack)
     ]
@@ -160,7 +172,13 @@ def change_set_name(tag: str, now: float | None = None) -> str:
 
 
 def create_change_set(
-    cfn: Any, stack: dict, tag: str, name: str, deadline: Deadline, reporter: Reporter
+    cfn: Any,
+    stack: dict,
+    tag: str,
+    name: str,
+    deadline: Deadline,
+    reporter: Reporter,
+    changes: dict | None = None,
 ) -> str | None:
     """Create the change set and wait for it; None when CloudFormation sees nothing to change.
     A change set that fails, or is not ready within --timeout, is deleted: nothing is left."""
@@ -170,7 +188,7 @@ def create_change_set(
             ChangeSetName=name,
             ChangeSetType="UPDATE",
             UsePreviousTemplate=True,
-            Parameters=release_parameters(stack, tag),
+            Parameters=release_parameters(stack, tag, changes),
             Capabilities=CAPABILITIES,
             IncludeNestedStacks=True,
             Description=f"release {tag} (scripts/release.sh)",

@@ -69,13 +69,14 @@ def choose_builder() -> str:
     )
 
 
-def build(builder: str, image: str, vcs_ref: str, reporter: Reporter) -> None:
+def build(
+    builder: str, image: str, vcs_ref: str, reporter: Reporter, platform: str = "linux/amd64"
+) -> None:
     """Build the image from the repository root; the builder's own output streams through.
 
     A Ctrl-C reaches the builder and this process alike (one process group): KeyboardInterrupt
     then ends the release with 130 even when the builder catches SIGINT and exits non-zero.
     """
-    platform = os.environ.get("RELEASE_PLATFORM", "linux/amd64")
     command = ["bud", "--format", "docker"] if builder == "buildah" else ["build"]
     if builder == "podman":
         command += ["--format", "docker"]  # the docker format keeps the HEALTHCHECK

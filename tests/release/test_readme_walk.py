@@ -178,6 +178,14 @@ def test_deploy_to_your_account_steps_1_to_3_as_written(aws_env, health_server, 
 
     steps = section(README.read_text(), "## Deploy to your account", "### The public edge")
     script = "set -euo pipefail\n" + "\n".join(shell_blocks(steps))
+    # The one thing the README leaves to the user's hands: their own repository in the file.
+    edit = "# edit GitHubRepository"
+    assert edit in script
+    script = script.replace(
+        edit,
+        "sed -i 's|octo-org/predict-api|my-org/predict-api|' cloudformation/parameters.json\n"
+        + edit,
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RELEASE_"))}
     env |= {
         "PATH": f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin",
@@ -217,3 +225,10 @@ def test_deploy_to_your_account_steps_1_to_3_as_written(aws_env, health_server, 
     found = boto3.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
     assert {p["ParameterKey"]: p["ParameterValue"] for p in found["Parameters"]}["ImageTag"] == sha
     assert "Uploading to" not in result.stdout + result.stderr  # no upload progress noise
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in found["Parameters"]}
+    assert parameters["GitHubRepository"] == "my-org/predict-api"
+    # Off through the first create, on once the release saw the service healthy.
+    assert parameters["DeletionProtection"] == "true"
+    assert "deletion protection on" in result.stdout
+    roles = boto3.client("iam").list_roles(PathPrefix="/aws-service-role/ecs.amazonaws.com/")
+    assert len(roles["Roles"]) == 1  # created before the first service
