@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from release_tool.errors import ExitCode
 
-from tests.release.test_release_sh import BASH, add_fake_podman, one_line_error
+from tests.release.stand_in import BASH, add_fake_podman, one_line_error
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TAG = "b" * 40

@@ -1,5 +1,9 @@
-"""Failures moto cannot produce (a rolled-back update, the ECS circuit breaker, a timeout, a busy
-stack), replayed with botocore's Stubber: real clients, canned AWS answers, no network."""
+"""What moto cannot play, replayed with botocore's Stubber (real clients, canned AWS answers, no
+network); the one test module that keeps Stubber. moto 5.2 never rolls a stack back, never fails
+an update, has no circuit breaker, deployment alarms, throttling or scan states, and cannot run the
+nested stacks whose events show a first release's new service. So here: a rolled-back update, the
+circuit breaker, an alarm rollback, a timeout, a busy or broken stack, the ECR scan's states, and
+the first release following the service that appears in a nested stack's events."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from release_tool.errors import ExitCode, ReleaseError
 from release_tool.outcome import judge
 from release_tool.output import Reporter
 from release_tool.progress import wait_until_final
+from release_tool.release import Clients, Options, is_role, preflight, run
 from release_tool.rollout import RolloutWatcher
 from release_tool.stack_events import StackWatcher
 
@@ -184,7 +189,7 @@ def test_a_rolled_back_update_prints_the_failing_events_and_exits_9(capsys):
         ]:
             stub.add_response(method, response, params)
         clock = FakeClock()
-        with pytest.raises(ReleaseError) as raised:
+        with pytest.raises(ReleaseError, match="stack update failed") as raised:
             wait_from_e0(cfn, ecs=None, timeout=600, poll_interval=5, clock=clock)
         stub.assert_no_pending_responses()
     error = raised.value
@@ -276,7 +281,7 @@ def test_the_circuit_breaker_is_reported_with_nested_events_and_exits_10(capsys)
             services(deployment("PRIMARY", 6, "COMPLETED", 2, 0)),
         ]:
             ecs_stub.add_response("describe_services", response, service_params)
-        with pytest.raises(ReleaseError) as raised:
+        with pytest.raises(ReleaseError, match="ECS deployment failed") as raised:
             wait_from_e0(cfn, ecs=ecs, timeout=600, poll_interval=5, clock=FakeClock())
         cfn_stub.assert_no_pending_responses()
         ecs_stub.assert_no_pending_responses()
@@ -306,7 +311,7 @@ def test_a_stuck_update_times_out_with_exit_11():
         for _ in range(3):
             stub.add_response(*describe("UPDATE_IN_PROGRESS"))
             stub.add_response(*root_events(event("e1", 1, "predict-api", "UPDATE_IN_PROGRESS")))
-        with pytest.raises(ReleaseError) as raised:
+        with pytest.raises(ReleaseError, match="--timeout 30 s reached") as raised:
             wait_from_e0(cfn, ecs=None, timeout=30, poll_interval=10, clock=clock)
         stub.assert_no_pending_responses()
     assert raised.value.code == ExitCode.TIMEOUT == 11
@@ -407,7 +412,7 @@ def test_another_update_starting_before_ours_is_reported_as_busy():
             service_message=f"Stack:{ROOT_ID} is in UPDATE_IN_PROGRESS state and can not be "
             "updated.",
         )
-        with pytest.raises(ReleaseError) as raised:
+        with pytest.raises(ReleaseError, match="is busy") as raised:
             stack.execute_change_set(cfn, "arn:cs", "predict-api", "token")
     assert raised.value.code == ExitCode.STACK_BUSY
     assert raised.value.message.startswith("stack 'predict-api' is busy: Stack:")
@@ -429,7 +434,7 @@ def test_a_failed_change_set_exits_8_and_an_empty_one_is_no_change():
             stub.add_response("describe_change_set", reply, {"ChangeSetName": "arn:cs"})
             stub.add_response("delete_change_set", {}, {"ChangeSetName": "arn:cs"})
         deadline = Deadline(60, FakeClock())
-        with pytest.raises(ReleaseError) as raised:
+        with pytest.raises(ReleaseError, match="failed") as raised:
             stack.create_change_set(cfn, found, NEW, "release-x", deadline, Reporter())
         assert stack.create_change_set(cfn, found, NEW, "release-x", deadline, Reporter()) is None
         stub.assert_no_pending_responses()
@@ -646,7 +651,7 @@ def test_an_alarm_rollback_is_told_apart_from_the_circuit_breaker_and_exits_15(c
             ),
             params,
         )
-        with pytest.raises(ReleaseError) as raised:
+        with pytest.raises(ReleaseError, match="deployment alarm") as raised:
             wait_for_update(
                 cfn,
                 StackWatcher(cfn, ROOT_ID, "e0"),
@@ -692,7 +697,7 @@ def test_a_change_set_not_ready_within_the_timeout_is_deleted_and_exits_11():
         for _ in range(4):  # at 0, 3, 6 and 7 s of a 7 s timeout
             stub.add_response("describe_change_set", pending, {"ChangeSetName": "arn:cs"})
         stub.add_response("delete_change_set", {}, {"ChangeSetName": "arn:cs"})
-        with pytest.raises(ReleaseError) as raised:
+        with pytest.raises(ReleaseError, match="--timeout") as raised:
             stack.create_change_set(cfn, found, NEW, "release-x", Deadline(7, clock), Reporter(out))
         stub.assert_no_pending_responses()  # including the delete: nothing left behind
     assert raised.value.code == ExitCode.TIMEOUT
@@ -718,7 +723,7 @@ def test_the_scan_is_awaited_with_progress_and_critical_findings_exit_14():
                 findings=[("CVE-2026-0001", "CRITICAL"), ("CVE-2026-0002", "HIGH")],
             ),
         )
-        with pytest.raises(ReleaseError) as raised:
+        with pytest.raises(ReleaseError, match="CRITICAL finding") as raised:
             scan.check(ecr, "predict-api", NEW, Reporter(out), Deadline(600, clock), False)
     assert raised.value.code == ExitCode.CRITICAL_FINDINGS == 14
     assert raised.value.message == (
@@ -760,7 +765,7 @@ def scans_on_push(enabled: bool):
 
 def test_a_failed_scan_is_refused_unless_overridden():
     failed = ("describe_image_scan_findings", scan_findings({}, "FAILED"))
-    with pytest.raises(ReleaseError) as raised:
+    with pytest.raises(ReleaseError, match="ended FAILED") as raised:
         run_scan_check([failed])
     assert raised.value.code == ExitCode.PREREQUISITE
     assert raised.value.message.startswith(f"the ECR scan of {NEW} ended FAILED")
@@ -770,7 +775,7 @@ def test_a_failed_scan_is_refused_unless_overridden():
 def test_a_scan_not_started_yet_is_awaited_when_the_repository_scans_on_push():
     """Right after a push ECR answers ScanNotFoundException until the scan on push starts: that
     is not "scanning off", so the gate waits for the scan instead of deploying unchecked."""
-    with pytest.raises(ReleaseError) as raised:
+    with pytest.raises(ReleaseError, match="CRITICAL") as raised:
         run_scan_check(
             [
                 NO_SCAN,
@@ -784,7 +789,7 @@ def test_a_scan_not_started_yet_is_awaited_when_the_repository_scans_on_push():
 
 def test_no_scan_a_minute_after_a_scan_on_push_is_refused():
     answers = [NO_SCAN, scans_on_push(True)] * 7
-    with pytest.raises(ReleaseError) as raised:
+    with pytest.raises(ReleaseError, match="no ECR scan of") as raised:
         run_scan_check(answers)
     assert raised.value.code == ExitCode.PREREQUISITE
     assert raised.value.message.startswith(
@@ -799,7 +804,7 @@ def test_no_scan_in_a_repository_that_does_not_scan_is_a_note():
 
 def test_a_scan_still_running_at_the_timeout_exits_11():
     running = ("describe_image_scan_findings", scan_findings({}, "IN_PROGRESS"))
-    with pytest.raises(ReleaseError) as raised:
+    with pytest.raises(ReleaseError, match="still IN_PROGRESS") as raised:
         run_scan_check([running] * 3, seconds=15)
     assert raised.value.code == ExitCode.TIMEOUT
     assert raised.value.message.startswith(
@@ -819,7 +824,7 @@ def test_ctrl_c_after_the_update_started_says_it_carries_on(monkeypatch, capsys)
 
 
 def test_a_scan_that_cannot_be_read_is_refused_not_skipped():
-    with pytest.raises(ReleaseError) as raised:
+    with pytest.raises(ReleaseError, match="cannot read the ECR scan") as raised:
         run_scan_check([("describe_image_scan_findings", "AccessDeniedException")])
     assert raised.value.code == ExitCode.PREREQUISITE
     assert raised.value.message == (
@@ -827,3 +832,218 @@ def test_a_scan_that_cannot_be_read_is_refused_not_skipped():
         "ecr:DescribeImageScanFindings on the repository, or pass --allow-critical-findings to "
         "deploy it unchecked"
     )
+
+
+# The first release: the root stack has ImageTag "" and none of the service's outputs yet;
+# the service appears during the update, and the deploy role must not attempt it.
+FIRST_TAG = "c" * 40
+ACCOUNT = "123456789012"
+ROLE_NAME = "predict-api-GitHubOidc-1AB-DeployRole-XYZ"
+DEPLOY_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/predict-api/github/{ROLE_NAME}"
+DEPLOY_ROLE_CALLER = f"arn:aws:sts::{ACCOUNT}:assumed-role/{ROLE_NAME}/predict-api-release-42"
+ADMIN_CALLER = f"arn:aws:iam::{ACCOUNT}:user/admin"
+
+
+def root_stack(status: str, image_tag: str, service_url: str | None = None) -> dict:
+    """The root as describe_stacks shows it; the service's outputs only once it exists."""
+    deploy_role = {"DeployRoleArn": DEPLOY_ROLE_ARN, "ArtifactsBucketName": "artifacts"}
+    return stack_status(status, image_tag, service_url, extra_outputs=deploy_role)
+
+
+def steady(response: dict) -> dict:
+    """What the services_stable waiter reads: one deployment, running == desired."""
+    response["services"][0] |= {"runningCount": 2, "desiredCount": 2}
+    return response
+
+
+def test_first_release_follows_the_new_service_and_verifies_with_fresh_outputs(
+    health_server, capsys
+):
+    cfn, ecr, ecs, sts = (client(n) for n in ("cloudformation", "ecr", "ecs", "sts"))
+    stubs = [Stubber(c) for c in (cfn, ecr, ecs, sts)]
+    cfn_stub, ecr_stub, ecs_stub, sts_stub = stubs
+    change_set = {
+        "ChangeSetName": "release-c",
+        "Status": "CREATE_COMPLETE",
+        "Changes": [
+            {
+                "Type": "Resource",
+                "ResourceChange": {
+                    "Action": "Add",
+                    "LogicalResourceId": "ServiceStack",
+                    "ResourceType": "AWS::CloudFormation::Stack",
+                },
+            }
+        ],
+    }
+    service = {"kind": "AWS::ECS::Service", "stack_id": NESTED_ID}
+    sts_stub.add_response("get_caller_identity", {"Account": ACCOUNT, "Arn": ADMIN_CALLER})
+    cfn_stub.add_response("describe_stacks", root_stack("UPDATE_COMPLETE", ""), None)
+    ecr_stub.add_response("describe_images", {"imageDetails": [{"imageTags": [FIRST_TAG]}]}, None)
+    ecr_stub.add_response("describe_image_scan_findings", scan_findings({}), None)
+    cfn_stub.add_response("create_change_set", {"Id": "arn:cs", "StackId": ROOT_ID}, None)
+    cfn_stub.add_response("describe_change_set", change_set, {"ChangeSetName": "arn:cs"})
+    cfn_stub.add_response("describe_change_set", change_set, {"ChangeSetName": "arn:cs"})
+    cfn_stub.add_response("describe_stack_events", {"StackEvents": [BASELINE]}, None)
+    cfn_stub.add_response(
+        "execute_change_set", {}, {"ChangeSetName": "arn:cs", "ClientRequestToken": ANY}
+    )
+    # First poll: the service stack and the service are being created.
+    cfn_stub.add_response("describe_stacks", root_stack("UPDATE_IN_PROGRESS", FIRST_TAG), None)
+    cfn_stub.add_response(
+        "describe_stack_events",
+        {
+            "StackEvents": [
+                event("r2", 2, "ServiceStack", "CREATE_IN_PROGRESS", physical=NESTED_ID),
+                event("r1", 1, "predict-api", "UPDATE_IN_PROGRESS", physical=ROOT_ID),
+                BASELINE,
+            ]
+        },
+        {"StackName": ROOT_ID},
+    )
+    cfn_stub.add_response(
+        "describe_stack_events",
+        {
+            "StackEvents": [
+                event("n1", 30, "Service", "CREATE_IN_PROGRESS", physical=SERVICE_ARN, **service)
+            ]
+        },
+        {"StackName": NESTED_ID},
+    )
+    by_name = {"cluster": "predict-api", "services": ["predict-api"]}
+    ecs_stub.add_response(
+        "describe_services",
+        services(deployment("PRIMARY", 1, "IN_PROGRESS", 0, 2)),
+        by_name,
+    )
+    # Second poll: done.
+    cfn_stub.add_response("describe_stacks", root_stack("UPDATE_COMPLETE", FIRST_TAG), None)
+    cfn_stub.add_response(
+        "describe_stack_events",
+        {
+            "StackEvents": [
+                event("r4", 200, "predict-api", "UPDATE_COMPLETE", physical=ROOT_ID),
+                event("r3", 190, "ServiceStack", "CREATE_COMPLETE", physical=NESTED_ID),
+            ]
+        },
+        {"StackName": ROOT_ID},
+    )
+    cfn_stub.add_response(
+        "describe_stack_events",
+        {
+            "StackEvents": [
+                event("n2", 180, "Service", "CREATE_COMPLETE", physical=SERVICE_ARN, **service)
+            ]
+        },
+        {"StackName": NESTED_ID},
+    )
+    completed = deployment("PRIMARY", 1, "COMPLETED", 2, 0)
+    ecs_stub.add_response(
+        "describe_services",
+        services(completed, events=[("s1", "(service predict-api) has reached a steady state.")]),
+        by_name,
+    )
+    # Verification: the root described again now has the service's outputs.
+    cfn_stub.add_response(
+        "describe_stacks",
+        root_stack("UPDATE_COMPLETE", FIRST_TAG, service_url=health_server.url),
+        {"StackName": ROOT_ID},
+    )
+    ecs_stub.add_response("describe_services", steady(services(completed)), by_name)  # waiter
+    ecs_stub.add_response("describe_services", steady(services(completed)), by_name)
+    ecs_stub.add_response(
+        "describe_task_definition",
+        {
+            "taskDefinition": {
+                "taskDefinitionArn": f"{TASK_DEFINITION_ARN}:1",
+                "containerDefinitions": [{"name": "app", "image": f"{REPO}:{FIRST_TAG}"}],
+            }
+        },
+        {"taskDefinition": f"{TASK_DEFINITION_ARN}:1"},
+    )
+    options = Options(
+        stack_name="predict-api",
+        tag=FIRST_TAG,
+        poll_interval=0,
+        health_delay=0,
+        clock=Clock(sleep=lambda _s: None),
+    )
+    for stub in stubs:
+        stub.activate()
+
+    code = run(Clients(cloudformation=cfn, ecr=ecr, ecs=ecs, sts=sts), options, Reporter())
+
+    for stub in stubs:
+        stub.assert_no_pending_responses()
+        stub.deactivate()
+    assert code == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "ImageTag now (none: first release)" in out
+    assert f'parameter ImageTag: "" -> {FIRST_TAG}' in out
+    assert "Add AWS::CloudFormation::Stack ServiceStack" in out
+    assert "ServiceStack/Service" in out  # the nested stack's events are followed
+    # The rollout of a service that did not exist when the release started:
+    assert "ecs PRIMARY predict-api:1 IN_PROGRESS: running 0 pending 2 desired 2 failed 0" in out
+    assert "ecs PRIMARY predict-api:1 COMPLETED: running 2 pending 0 desired 2 failed 0" in out
+    assert "ecs event: (service predict-api) has reached a steady state." in out
+    assert f"runs {REPO}:{FIRST_TAG}: rollout COMPLETED, 2/2 tasks running" in out
+    # The health check went to the ServiceUrl that only the re-described stack has.
+    assert health_server.hits == ["/health"]
+    assert f"GET {health_server.url}/health: 200 ok" in out
+
+
+def preflight_as(caller: str, image_tag: str, capsys) -> tuple[int, list[str]]:
+    """The whole command line; a refused caller stops at the preflight, before ECR."""
+    cfn, sts = client("cloudformation"), client("sts")
+    with Stubber(cfn) as cfn_stub, Stubber(sts) as sts_stub:
+        sts_stub.add_response("get_caller_identity", {"Account": ACCOUNT, "Arn": caller})
+        cfn_stub.add_response(
+            "describe_stacks",
+            root_stack("UPDATE_COMPLETE", image_tag),
+            {"StackName": "predict-api"},
+        )
+        code = cli.main(
+            ["--no-build", "--tag", FIRST_TAG, "--region", REGION],
+            session=FakeSession(cloudformation=cfn, sts=sts),
+        )
+        cfn_stub.assert_no_pending_responses()
+    return code, capsys.readouterr().err.splitlines()
+
+
+def test_the_deploy_role_cannot_make_the_first_release_and_is_told_so_at_once(capsys):
+    code, err = preflight_as(DEPLOY_ROLE_CALLER, "", capsys)
+    assert code == ExitCode.STACK_NOT_READY == 4
+    assert err == [
+        "release: error: stack 'predict-api' has no image yet: the first release creates the "
+        "service and needs administrator credentials, not the deploy role (README "
+        '"Deploy to your account", step 2)'
+    ]
+
+
+@pytest.mark.parametrize(
+    ("caller", "image_tag"),
+    [(ADMIN_CALLER, ""), (DEPLOY_ROLE_CALLER, "a" * 40)],
+    ids=["admin-first-release", "deploy-role-later-release"],
+)
+def test_other_callers_and_later_releases_pass_preflight(caller, image_tag):
+    cfn, sts = client("cloudformation"), client("sts")
+    with Stubber(cfn) as cfn_stub, Stubber(sts) as sts_stub:
+        sts_stub.add_response("get_caller_identity", {"Account": ACCOUNT, "Arn": caller})
+        cfn_stub.add_response("describe_stacks", root_stack("UPDATE_COMPLETE", image_tag), None)
+        clients = Clients(cloudformation=cfn, ecr=None, ecs=None, sts=sts)
+        found = preflight(clients, "predict-api", Reporter())
+    assert found["StackName"] == "predict-api"
+
+
+@pytest.mark.parametrize(
+    ("caller", "expected"),
+    [
+        (DEPLOY_ROLE_CALLER, True),
+        (f"arn:aws:sts::{ACCOUNT}:assumed-role/other-role/s", False),
+        (f"arn:aws:sts::210987654321:assumed-role/{ROLE_NAME}/s", False),  # another account
+        (f"arn:aws:iam::{ACCOUNT}:user/{ROLE_NAME}", False),
+        ("", False),
+    ],
+)
+def test_is_role_matches_an_assumed_role_session_to_its_role(caller, expected):
+    assert is_role(caller, DEPLOY_ROLE_ARN) is expected

@@ -24,8 +24,7 @@ import pytest
 from cfnlint.decode import cfn_yaml
 from release_tool.errors import MEANINGS, ExitCode
 
-from tests.release.stand_in import STACK
-from tests.release.test_release_sh import BASH, FAKE_PODMAN
+from tests.release.stand_in import BASH, FAKE_PODMAN, STACK
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 README = REPO_ROOT / "README.md"

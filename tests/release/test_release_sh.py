@@ -14,22 +14,18 @@ import boto3
 import pytest
 from release_tool.errors import ExitCode
 
-from tests.release.stand_in import NEW_TAG, OLD_TAG, STACK, put_image
+from tests.release.stand_in import (
+    BASH,
+    NEW_TAG,
+    OLD_TAG,
+    STACK,
+    add_fake_podman,
+    one_line_error,
+    put_image,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-BASH = shutil.which("bash") or "/bin/bash"
 GIT = shutil.which("git")
-
-FAKE_PODMAN = """#!{bash}
-# Stands in for podman: logs its arguments; a push lands the tag in moto's ECR.
-PUT_IMAGE='import sys; from tests.release.stand_in import put_image; put_image(sys.argv[1][-40:])'
-printf '%s\\n' "$*" >> "{log}"
-case $1 in
-  login) read -r password; printf '%s' "$password" > "{log}.stdin" ;;
-  push) PYTHONPATH="{root}" "{python}" -c "$PUT_IMAGE" "$2" ;;
-  image) printf '%s\n' "${{FAKE_REVISION:-}}" ;;  # image inspect: the revision label
-esac
-"""
 
 
 @pytest.fixture
@@ -67,12 +63,6 @@ def tool_bin(tmp_path) -> Path:
     return bin_dir
 
 
-def add_fake_podman(bin_dir: Path, log: Path) -> None:
-    script = bin_dir / "podman"
-    script.write_text(FAKE_PODMAN.format(bash=BASH, log=log, root=REPO_ROOT, python=sys.executable))
-    script.chmod(0o755)
-
-
 def release(repo: Path, *args: str, path: Path, **env: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "PATH": str(path), "RELEASE_PYTHON": sys.executable, **env}
     environment.pop("CONTAINER_BUILDER", None)
@@ -84,13 +74,6 @@ def release(repo: Path, *args: str, path: Path, **env: str) -> subprocess.Comple
         timeout=60,
         check=False,
     )
-
-
-def one_line_error(result: subprocess.CompletedProcess) -> str:
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("release: error: ")
-    return lines[0].removeprefix("release: error: ")
 
 
 def test_a_python_without_boto3_is_a_missing_prerequisite(release_repo, tool_bin, tmp_path):
