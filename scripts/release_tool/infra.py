@@ -77,7 +77,8 @@ def start(args: argparse.Namespace, state: InfraState, session: Any = None) -> E
         )
     if tag:
         _require_tag_in_ecr(clients.ecr, values or {}, found, args.stack, tag)
-    account.ensure_ecs_service_linked_role(iam, reporter, args.dry_run)
+    if not args.package_only:  # taskcat's own stacks get theirs from the account
+        account.ensure_ecs_service_linked_role(iam, reporter, args.dry_run)
     overrides = dict(values or {})
     _reuse_oidc_provider(iam, overrides, found, reporter)
 

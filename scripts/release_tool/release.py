@@ -296,7 +296,10 @@ def run(
     status = wait_until_final(
         cfn, watcher, rollout, reporter, deadline, options.poll_interval, options.stack_name
     )
-    outcome.judge(status, watcher, rollout)
+    advice = "the previous image keeps serving"
+    if status in stack.BROKEN_ADVICE:  # e.g. a rollback that failed: say how to get out
+        advice = stack.advice(cfn, stack.describe(cfn, found["StackId"]))
+    outcome.judge(status, watcher, rollout, "update", advice)
     updated = stack.describe(cfn, found["StackId"])
     _verify(clients, options, updated, image, reporter, deadline)
     return _protect_once_healthy(clients, options, found, reporter, deadline, state)

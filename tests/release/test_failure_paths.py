@@ -541,6 +541,83 @@ def test_the_command_line_exits_9_after_a_rollback_and_prints_why(monkeypatch, c
     assert "Modify AWS::CloudFormation::Stack ServiceStack" in captured.out
 
 
+def test_a_rollback_stopped_by_deletion_protection_names_the_resources_to_skip(monkeypatch, capsys):
+    """A first service create fails and its rollback cannot delete the load balancer:
+    "Load balancer '...' cannot be deleted because deletion protection is enabled (Error Code:
+    OperationNotPermitted)" (aws-cloudformation/rain#187; AWS ELB API reference,
+    DeleteLoadBalancer). The stack ends UPDATE_ROLLBACK_FAILED; the one way on is
+    continue-update-rollback skipping that nested resource, so the advice must name it."""
+    monkeypatch.setenv("RELEASE_POLL_SECONDS", "0")
+    cfn, ecr, ecs, sts = (client(n) for n in ("cloudformation", "ecr", "ecs", "sts"))
+    protected = (
+        "Load balancer 'arn:lb' cannot be deleted because deletion protection is enabled "
+        "(Service: AmazonElasticLoadBalancing; Status Code: 400; Error Code: OperationNotPermitted)"
+    )
+    stubs = [Stubber(c) for c in (cfn, ecr, ecs, sts)]
+    cfn_stub, _, ecs_stub, _ = stubs
+    stub_a_release_up_to_execute(stubs)
+    cfn_stub.add_response(*describe("UPDATE_ROLLBACK_FAILED"))
+    cfn_stub.add_response(
+        *root_events(
+            event("e3", 90, "predict-api", "UPDATE_ROLLBACK_FAILED"),
+            event("e2", 80, "ServiceStack", "UPDATE_FAILED", reason=protected),
+            event("e1", 1, "predict-api", "UPDATE_IN_PROGRESS"),
+            BASELINE,
+        )
+    )
+    ecs_stub.add_response(
+        "describe_services", services(deployment("PRIMARY", 6, "COMPLETED", 2, 0))
+    )
+    cfn_stub.add_response(*describe("UPDATE_ROLLBACK_FAILED"))
+    failed = {"ResourceStatus": "UPDATE_FAILED", "Timestamp": T0}
+    cfn_stub.add_response(
+        "describe_stack_resources",
+        {
+            "StackResources": [
+                {
+                    **failed,
+                    "LogicalResourceId": "ServiceStack",
+                    "PhysicalResourceId": NESTED_ID,
+                    "ResourceType": "AWS::CloudFormation::Stack",
+                },
+            ]
+        },
+        {"StackName": ROOT_ID},
+    )
+    cfn_stub.add_response(
+        "describe_stack_resources",
+        {
+            "StackResources": [
+                {
+                    **failed,
+                    "LogicalResourceId": "LoadBalancer",
+                    "PhysicalResourceId": "arn:lb",
+                    "ResourceType": "AWS::ElasticLoadBalancingV2::LoadBalancer",
+                },
+                {
+                    "ResourceStatus": "DELETE_COMPLETE",
+                    "Timestamp": T0,
+                    "LogicalResourceId": "Service",
+                    "ResourceType": "AWS::ECS::Service",
+                },
+            ]
+        },
+        {"StackName": NESTED_ID},
+    )
+    for stub in stubs:
+        stub.activate()
+    session = FakeSession(cloudformation=cfn, ecr=ecr, ecs=ecs, sts=sts)
+
+    code = cli.main(["--no-build", "--tag", NEW, "--region", REGION], session=session)
+
+    for stub in stubs:
+        stub.deactivate()
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert code == ExitCode.STACK_ROLLED_BACK, error
+    assert "ended in UPDATE_ROLLBACK_FAILED" in error
+    assert "--resources-to-skip ServiceStack.LoadBalancer`" in error
+
+
 ANY_PARAMS = {
     "StackName": "predict-api",
     "ChangeSetName": ANY,
