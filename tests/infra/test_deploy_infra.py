@@ -321,3 +321,17 @@ def test_a_stack_whose_creation_rolled_back_is_deleted_and_created_again(
     assert code == ExitCode.OK, out
     assert deleted and "deleting it, then creating it again" in out
     assert parameters_of("predict-api")["GitHubRepository"] == "my-org/predict-api"
+
+
+@pytest.mark.slow
+def test_package_only_writes_the_template_for_taskcat_and_deploys_nothing(aws_env, tmp_path):
+    out = tmp_path / "packaged"
+    assert cli.main(["infra", "--package-only", str(out)]) == ExitCode.OK
+    packaged = (out / "cloudformation" / "root.yaml").read_text()
+    assert f"/{BUCKET}/predict-api/" in packaged  # children's URLs now point at the bucket
+    assert (out / ".taskcat.yml").is_file()
+    iam, cfn = clients("iam", "cloudformation")
+    assert [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]] == [
+        "predict-api-bootstrap"
+    ]
+    assert iam.list_roles(PathPrefix="/aws-service-role/")["Roles"] == []

@@ -26,6 +26,7 @@ Parameters:
   ImageTag: {Type: String, Default: '', AllowedPattern: '^([0-9a-f]{7,40})?$'}
   ArtifactsBucketName: {Type: String, Default: default-bucket}
   HealthUrl: {Type: String, Default: 'http://127.0.0.1:9'}
+  CpuArchitecture: {Type: String, Default: X86_64, AllowedValues: [X86_64, ARM64]}
 Resources:
   Repository:
     Type: AWS::ECR::Repository

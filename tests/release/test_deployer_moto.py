@@ -90,19 +90,20 @@ def test_release_updates_only_image_tag_and_verifies_the_service(
     by_key = {p["ParameterKey"]: p for p in request["Parameters"]}
     assert by_key["ImageTag"] == {"ParameterKey": "ImageTag", "ParameterValue": NEW_TAG}
     others = {k: v for k, v in by_key.items() if k != "ImageTag"}
-    assert set(others) == {"ArtifactsBucketName", "HealthUrl"}
+    assert set(others) == {"ArtifactsBucketName", "CpuArchitecture", "HealthUrl"}
     assert all(p == {"ParameterKey": k, "UsePreviousValue": True} for k, p in others.items())
     # What moto recorded: the new tag, and the other values as they were (not their Defaults).
     assert stack_parameters() == {
         "ImageTag": NEW_TAG,
         "ArtifactsBucketName": ARTIFACTS_BUCKET,
         "HealthUrl": health_server.url,
+        "CpuArchitecture": "X86_64",
     }
     image = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/predict-api:{NEW_TAG}"
     assert simulated == [image]
     # Progress: the change set, the stack's events, the verification, the health check.
     assert f"parameter ImageTag: {OLD_TAG} -> {NEW_TAG}" in out
-    assert "kept at their previous values: ArtifactsBucketName, HealthUrl" in out
+    assert "kept at their previous values: ArtifactsBucketName, CpuArchitecture, HealthUrl" in out
     assert "UPDATE_COMPLETE" in out and "AWS::CloudFormation::Stack" in out
     assert re.search(r"ecs PRIMARY predict-api:\d+ COMPLETED: running 2 pending 0 desired 2", out)
     assert f"runs {image}: rollout COMPLETED, 2/2 tasks running" in out

@@ -19,6 +19,7 @@ from tests.release.stand_in import (
     NEW_TAG,
     OLD_TAG,
     STACK,
+    STAND_IN_TEMPLATE,
     add_fake_podman,
     one_line_error,
     put_image,
@@ -230,7 +231,9 @@ def test_dry_run_against_moto_shows_the_change_set_and_changes_nothing(
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert f"parameter ImageTag: {OLD_TAG} -> {sha}" in result.stdout
-    assert "kept at their previous values: ArtifactsBucketName, HealthUrl" in result.stdout
+    assert "kept at their previous values: ArtifactsBucketName, CpuArchitecture, HealthUrl" in (
+        result.stdout
+    )
     assert "dry run: change set deleted, nothing executed" in result.stdout
     cfn = boto3.client("cloudformation")
     assert cfn.list_change_sets(StackName=STACK)["Summaries"] == []
@@ -255,6 +258,28 @@ def test_a_build_is_tagged_with_the_full_sha_and_a_dry_run_pushes_nothing(
     assert build.endswith(f" -t predict-api:{sha} .")
     assert f"dry run: would push predict-api:{sha} as " in result.stdout
     assert "latest" not in result.stdout
+
+
+def test_the_image_is_built_for_the_stacks_cpu_architecture(
+    aws_env, health_server, release_repo, tool_bin, tmp_path
+):
+    cfn = boto3.client("cloudformation")
+    cfn.create_stack(
+        StackName=STACK,
+        TemplateBody=STAND_IN_TEMPLATE,
+        Parameters=[
+            {"ParameterKey": "ImageTag", "ParameterValue": OLD_TAG},
+            {"ParameterKey": "HealthUrl", "ParameterValue": health_server.url},
+            {"ParameterKey": "CpuArchitecture", "ParameterValue": "ARM64"},
+        ],
+    )
+    repo, _ = release_repo
+    log = tmp_path / "podman.log"
+    add_fake_podman(tool_bin, log)
+    result = release(repo, "--dry-run", path=tool_bin)
+    assert result.returncode == 0, result.stderr
+    [build] = log.read_text().splitlines()
+    assert " --platform linux/arm64 " in build
 
 
 def test_a_full_run_builds_pushes_and_refuses_to_report_success_moto_cannot_give(
