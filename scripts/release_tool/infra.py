@@ -36,6 +36,10 @@ DEFAULT_PARAMETERS = workspace.REPO_ROOT / "cloudformation" / "parameters.json"
 RAN = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}  # with an ImageTag: the service has been healthy
 
 
+class DryRunEnds(Exception):
+    """A dry run that can show no change set: its message says what a deploy would do."""
+
+
 @dataclass
 class InfraState:
     """How far the deploy got: what a Ctrl-C or a lost connection must say."""
@@ -69,7 +73,11 @@ def start(args: argparse.Namespace, state: InfraState, session: Any = None) -> E
 
     reporter.step(f"checking AWS credentials and stack {args.stack} in {region}")
     identity = check_credentials(clients, reporter)
-    found = _usable_or_none(cfn, args.stack, reporter, args.dry_run)
+    try:
+        found = _usable_or_none(cfn, args.stack, reporter, args.dry_run)
+    except DryRunEnds as ended:
+        reporter.step(str(ended))
+        return ExitCode.OK
     if found is None and values is not None and "GitHubRepository" not in values:
         raise ReleaseError(
             ExitCode.USAGE,
@@ -150,9 +158,11 @@ def _usable_or_none(cfn: Any, name: str, reporter: Reporter, dry_run: bool) -> d
         return None
     status = found["StackStatus"]
     if status == "ROLLBACK_COMPLETE":
-        if dry_run:
-            reporter.info(f"dry run: stack {name} is ROLLBACK_COMPLETE: a deploy deletes it first")
-            return None
+        if dry_run:  # a CREATE change set cannot be shown while the old stack is there
+            raise DryRunEnds(
+                f"dry run: stack {name} is ROLLBACK_COMPLETE (its creation failed, nothing of it "
+                "runs): a deploy deletes it and creates it again; nothing changed"
+            )
         reporter.step(
             f"stack {name} is ROLLBACK_COMPLETE (its creation failed, nothing of it "
             "runs): deleting it, then creating it again"
