@@ -22,8 +22,8 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 from release_tool.errors import ExitCode, ReleaseError
+from release_tool.regions import NO_REGION
 
-NO_REGION = "no AWS region: pass --region or set AWS_REGION (or a region in your AWS profile)"
 NO_CREDENTIALS = (
     "no AWS credentials found: set AWS_PROFILE (aws sso login) or AWS_ACCESS_KEY_ID/"
     "AWS_SECRET_ACCESS_KEY, or run in GitHub Actions with the OIDC role"

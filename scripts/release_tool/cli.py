@@ -1,6 +1,8 @@
-"""The release command line (`scripts/release.sh` passes its arguments here unchanged): every
-argument rule lives here and is checked before anything runs. Never shows a traceback unless
-RELEASE_DEBUG=1: every failure is one line on stderr and a documented exit code (errors.py)."""
+"""The command line of scripts/release.sh (the release) and `scripts/release.sh infra` (the
+infrastructure deploy; scripts/deploy-infra.sh hands over to it): every argument rule lives here and
+is checked before anything runs, with one vocabulary for both (--stack, --region, --dry-run,
+--timeout). Never shows a traceback unless RELEASE_DEBUG=1: every failure is one line on stderr and
+a documented exit code (errors.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import traceback
 from typing import NoReturn
 from urllib.parse import urlsplit
 
+from release_tool.deadline import DEFAULT_TIMEOUT
 from release_tool.errors import ExitCode, ReleaseError, exit_code_help
 from release_tool.workspace import BUILDERS
 
@@ -20,7 +23,7 @@ STACK_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")  # CloudFormat
 # Every AWS region name has this shape (us-east-1, us-gov-west-1, cn-north-1, eu-central-2).
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 PROG = "release"
-DEFAULT_TIMEOUT = 1800
+INFRA = "infra"  # the first argument that selects the infrastructure deploy
 
 DESCRIPTION = """\
 Builds the image from HEAD, tags it <RepositoryUri>:<full git SHA> (never 'latest'), pushes it to
@@ -28,12 +31,33 @@ ECR, waits for its ECR scan and refuses CRITICAL findings, then updates the stac
 set that changes only ImageTag (every other parameter keeps its previous value). Shows stack events
 and the ECS rollout while waiting, then verifies: stack UPDATE_COMPLETE, the PRIMARY deployment
 runs the new image, rollout COMPLETED, running = desired, and GET <ServiceUrl>/health answers 200.
-A tag already in ECR is not built again (tags are immutable and name exactly one commit's build)."""
+A tag already in ECR is not built again (tags are immutable and name exactly one commit's build).
+The image is built for the stack's CpuArchitecture (linux/amd64 or linux/arm64). The first release
+(the one that creates the service) turns the load balancer's deletion protection on once the service
+answers healthy.
+
+The infrastructure is deployed with `scripts/release.sh infra` (see `scripts/release.sh infra
+--help`)."""
+
+INFRA_DESCRIPTION = """\
+Deploys cloudformation/root.yaml and its nested stacks. First, without changing anything: checks the
+parameters file, the stack, and --image-tag in ECR. Then creates what the root stack needs before it
+exists: the ECS service-linked role AWSServiceRoleForECS when missing (needs
+iam:CreateServiceLinkedRole; a fresh account's first cluster can fail without it) and the bootstrap
+stack <stack>-bootstrap (cloudformation/bootstrap.yaml: the artifacts bucket). Runs `aws
+cloudformation package` into that bucket, then one change set for the root stack, shown, executed,
+its events streamed. ImageTag keeps the deployed value unless --image-tag is given, so an
+infrastructure deploy never reverts a release. If the account already has the GitHub OIDC provider,
+a new stack reuses it. A stack whose creation failed (ROLLBACK_COMPLETE) is deleted and created
+again. DeletionProtection stays false until the service has been healthy; "false" in the file turns
+it off (before deleting the stack).
+
+Needs credentials allowed to create the stack's resources (IAM roles, VPC, ECS, ELB, CloudWatch,
+ECR, S3) and iam:CreateServiceLinkedRole for ecs.amazonaws.com."""
 
 ENVIRONMENT = """\
 environment:
   CONTAINER_BUILDER  docker, podman or buildah (default: the first that works, in that order)
-  RELEASE_PLATFORM   image platform (default: linux/amd64, what the Fargate task runs)
   RELEASE_PYTHON     python with boto3 (default: .venv/bin/python, then python3)
   RELEASE_DEBUG=1    show a traceback on unexpected errors"""
 
@@ -79,6 +103,15 @@ def _region(value: str) -> str:
         raise argparse.ArgumentTypeError(
             f"invalid region {value!r}: expected a region name such as us-east-1"
         )
+    try:
+        from release_tool import regions  # botocore's partition data, when boto3 is installed
+    except ImportError:
+        return value  # checked again once boto3 is there (exit 3 says to install it first)
+    if value not in regions.known_regions():
+        raise argparse.ArgumentTypeError(
+            f"unknown region {value!r}: not in botocore's partition data (a region launched "
+            "since needs a newer boto3)"
+        )
     return value
 
 
@@ -104,16 +137,13 @@ def _seconds(value: str) -> int:
     return int(value)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="scripts/release.sh",
-        description=DESCRIPTION,
-        epilog=f"{ENVIRONMENT}\n\nexit codes:\n{exit_code_help()}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def _add_shared(parser: argparse.ArgumentParser) -> None:
+    """The options both commands have, spelled and checked alike."""
     add = parser.add_argument
     add(
         "--stack",
+        "--stack-name",
+        dest="stack",
         type=_stack_name,
         default="predict-api",
         help="root stack name (default: %(default)s)",
@@ -124,6 +154,81 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / your profile)",
     )
+    add(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="bound on everything after the build: push, scan, change set, update, verification, "
+        "health check (default: %(default)s); when reached: exit 11, the update carries on",
+    )
+
+
+def build_infra_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="scripts/release.sh infra",
+        description=INFRA_DESCRIPTION,
+        epilog=f"exit codes:\n{exit_code_help()}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_shared(parser)
+    add = parser.add_argument
+    add(
+        "--parameters",
+        default=None,
+        metavar="FILE",
+        help="JSON object of root parameters (default: cloudformation/parameters.json; start from "
+        "cloudformation/parameters.example.json). ImageTag and ArtifactsBucketName are set by "
+        "the tool; GitHubRepository must be yours",
+    )
+    add(
+        "--artifacts-bucket",
+        type=_bucket,
+        default=None,
+        metavar="NAME",
+        help="bucket for the packaged templates (default: <stack>-artifacts-<account>-<region>)",
+    )
+    add(
+        "--image-tag",
+        type=_sha,
+        default=None,
+        metavar="SHA",
+        help="deploy this image instead of keeping the deployed one: the full commit SHA it was "
+        "pushed with (a short SHA is resolved in this repository); it must be in the stack's ECR "
+        "repository (else exit 6)",
+    )
+    add(
+        "--dry-run",
+        action="store_true",
+        help="bootstrap and package, then show the change set and delete it; nothing else changes",
+    )
+    add(
+        "--package-only",
+        default=None,
+        metavar="DIR",
+        help="bootstrap and package into DIR/cloudformation/root.yaml, copy .taskcat.yml next to "
+        "it (for `taskcat test run`); no deploy",
+    )
+    return parser
+
+
+def _bucket(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
+        raise argparse.ArgumentTypeError(
+            f"invalid bucket name {value!r}: 3-63 lowercase letters, digits, dots, hyphens"
+        )
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="scripts/release.sh",
+        description=DESCRIPTION,
+        epilog=f"{ENVIRONMENT}\n\nexit codes:\n{exit_code_help()}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_shared(parser)
+    add = parser.add_argument
     add(
         "--tag",
         type=_sha,
@@ -159,14 +264,6 @@ def build_parser() -> argparse.ArgumentParser:
         "(<sha>-dirty); a dirty build is never pushed, so a commit's tag always holds that commit",
     )
     add(
-        "--timeout",
-        type=_seconds,
-        default=DEFAULT_TIMEOUT,
-        metavar="SECONDS",
-        help="bound on everything after the build: push, scan, change set, update, verification, "
-        "health check (default: %(default)s); when reached: exit 11, the update carries on",
-    )
-    add(
         "--health-url",
         type=_health_url,
         default=None,
@@ -179,12 +276,25 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="deploy even if the image's ECR scan has CRITICAL findings",
     )
+    add(
+        "--allow-unsupported-image",
+        action="store_true",
+        help="deploy an image the ECR/Inspector scanner cannot scan (its base OS is unknown to "
+        "the scanner), knowingly unscanned; other scan results still gate",
+    )
     return parser
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [INFRA]:
+        args = build_infra_parser().parse_args(argv[1:])
+        args.command = INFRA
+        args.poll_interval = float(os.environ.get("RELEASE_POLL_SECONDS", "5"))
+        return args
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.command = "release"
     if args.tag and args.build:
         parser.error(
             "--tag needs --no-build: a built image is always tagged with HEAD's commit SHA"
@@ -223,11 +333,12 @@ def main(argv: list[str] | None = None, session: object | None = None) -> int:
             "boto3 is not installed: run `bash scripts/bootstrap.sh dev` (or pip install boto3), "
             "or set RELEASE_PYTHON to a python that has it",
         )
-    from release_tool import aws_errors, release
+    from release_tool import aws_errors, infra, release
 
-    state = release.State(stack_name=args.stack)
+    command = infra if args.command == INFRA else release
+    state = command.new_state(args.stack)
     try:
-        return int(release.main(args, state, session))
+        return int(command.start(args, state, session))
     except ReleaseError as error:
         return fail(error.code, error.message, error.details)
     except KeyboardInterrupt:

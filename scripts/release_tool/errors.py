@@ -35,7 +35,9 @@ MEANINGS: dict[ExitCode, str] = {
     ExitCode.USAGE: "usage error (unknown flag, bad value); nothing was run",
     ExitCode.PREREQUISITE: "prerequisite missing: AWS credentials, profile, SSO login or region, "
     "container builder, git, boto3; AWS unreachable or answering with something that is not AWS "
-    "(network, proxy, TLS) before the stack update started; or a dirty work tree",
+    "(network, proxy, TLS) before the stack update started; a dirty work tree; or an image "
+    "scan that cannot be read or an image the scanner does not support "
+    "(`--allow-unsupported-image`)",
     ExitCode.STACK_NOT_READY: "stack not found, in a failed state, or without the expected "
     "outputs/parameters; or a first release (no image yet) attempted with the deploy role: it "
     "needs administrator credentials (see Deploy to your account, step 2)",

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
+from release_tool.deadline import Deadline
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
-from release_tool.progress import Deadline
 
 REQUEST_TIMEOUT = 10.0
 NAME_MISMATCH = {62, 64}  # OpenSSL: X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH

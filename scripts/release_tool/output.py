@@ -21,3 +21,7 @@ class Reporter:
 
     def info(self, message: str) -> None:
         self._write(f"    {message}")
+
+    def warn(self, message: str) -> None:
+        """A warning goes to stderr, where errors go: seen even when stdout is piped away."""
+        print(f"warning: {message}", file=sys.stderr, flush=True)

@@ -9,9 +9,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from release_tool.deadline import Deadline
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
-from release_tool.progress import Deadline
 from release_tool.workspace import BUILDERS
 
 FULL_SHA_LENGTH = 40  # release.sh pushes images tagged with `git rev-parse HEAD`

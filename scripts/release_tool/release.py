@@ -9,22 +9,17 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
+from botocore.exceptions import ClientError, NoCredentialsError
 from botocore.parsers import ResponseParserError
 
-from release_tool import health, registry, scan, service, stack, workspace
-from release_tool.aws_errors import NO_CREDENTIALS, NO_REGION
-from release_tool.cli import DEFAULT_TIMEOUT
+from release_tool import health, outcome, regions, registry, scan, service, stack, workspace
+from release_tool.aws_errors import NO_CREDENTIALS
+from release_tool.deadline import DEFAULT_TIMEOUT, Clock, Deadline
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
-from release_tool.progress import (
-    Clock,
-    Deadline,
-    RolloutWatcher,
-    StackWatcher,
-    newest_event_id,
-    wait_for_update,
-)
+from release_tool.progress import wait_until_final
+from release_tool.rollout import RolloutWatcher
+from release_tool.stack_events import StackWatcher, newest_event_id
 
 LOCAL_IMAGE_NAME = "predict-api"
 
@@ -54,16 +49,16 @@ class Clients:
     ecr: Any
     ecs: Any
     sts: Any
+    inspector2: Any = None  # enhanced scanning's findings (scan.py)
+    acm: Any = None  # the HTTPS certificate's validation status (health.py)
 
     @classmethod
     def from_session(cls, session: Any, region: str | None) -> Clients:
-        try:
-            make = {
-                name: session.client(name, region_name=region)
-                for name in ("cloudformation", "ecr", "ecs", "sts")
-            }
-        except NoRegionError:
-            raise ReleaseError(ExitCode.PREREQUISITE, NO_REGION) from None
+        region = regions.resolve(session, region)
+        make = {
+            name: session.client(name, region_name=region)
+            for name in ("cloudformation", "ecr", "ecs", "sts", "inspector2", "acm")
+        }
         return cls(**make)
 
 
@@ -80,6 +75,7 @@ class Options:
     health_attempts: int = 12
     health_delay: float = 10.0
     allow_critical_findings: bool = False
+    allow_unsupported_image: bool = False
     dirty_build: bool = False  # local_image holds uncommitted changes: never pushed
     clock: Clock = field(default_factory=Clock)
 
@@ -133,7 +129,7 @@ def preflight(
     reporter.step(f"{title} AWS credentials and stack {stack_name}")
     identity = check_credentials(clients, reporter)
     found = stack.describe(clients.cloudformation, stack_name)
-    stack.require_releasable(found)
+    stack.require_releasable(found, clients.cloudformation)
     refuse_first_release_by_deploy_role(found, identity)
     repository_uri = stack.require_output(found, "RepositoryUri")
     current = stack.parameters(found)[stack.IMAGE_TAG_PARAMETER] or "(none: first release)"
@@ -151,7 +147,7 @@ def _resolve_tag(args: argparse.Namespace, reporter: Reporter) -> str:
     return args.tag
 
 
-def main(args: argparse.Namespace, state: State, session: Any = None) -> ExitCode:
+def start(args: argparse.Namespace, state: State, session: Any = None) -> ExitCode:
     """Local checks, preflight, the build when needed, then run() within --timeout."""
     reporter = Reporter()
     if args.build or args.tag is None:
@@ -175,8 +171,7 @@ def main(args: argparse.Namespace, state: State, session: Any = None) -> ExitCod
         import boto3
 
         session = boto3.session.Session()
-    region = args.region or os.environ.get("AWS_REGION")  # botocore reads AWS_DEFAULT_REGION
-    clients = Clients.from_session(session, region)
+    clients = Clients.from_session(session, args.region or os.environ.get("AWS_REGION"))
 
     local_image = None
     if args.build:
@@ -190,7 +185,7 @@ def main(args: argparse.Namespace, state: State, session: Any = None) -> ExitCod
         else:
             suffix = "-dirty" if dirty else ""  # never pushed: see --allow-dirty
             local_image = f"{LOCAL_IMAGE_NAME}:{tag}{suffix}"
-            workspace.build(builder, local_image, tag, reporter)
+            workspace.build(builder, local_image, tag, reporter, stack.platform(found))
             if dirty:
                 reporter.info(f"{local_image} is a dirty build: it stays on this machine")
     options = Options(
@@ -203,6 +198,7 @@ def main(args: argparse.Namespace, state: State, session: Any = None) -> ExitCod
         poll_interval=float(os.environ.get("RELEASE_POLL_SECONDS", "5")),
         health_url=args.health_url,
         allow_critical_findings=args.allow_critical_findings,
+        allow_unsupported_image=args.allow_unsupported_image,
         dirty_build=bool(dirty),
     )
     return run(clients, options, reporter, state)
@@ -261,6 +257,8 @@ def run(
             reporter,
             deadline,
             options.allow_critical_findings,
+            allow_unsupported=options.allow_unsupported_image,
+            inspector=clients.inspector2,
         )
 
     if stack.parameters(found)[stack.IMAGE_TAG_PARAMETER] == options.tag:
@@ -301,11 +299,59 @@ def run(
     state.update_started = True  # from here on a lost connection or Ctrl-C leaves it running
     stack.execute_change_set(cfn, change_set_id, options.stack_name, f"release-{uuid.uuid4()}")
     watcher = StackWatcher(cfn, found["StackId"], baseline)
-    wait_for_update(
+    status = wait_until_final(
         cfn, watcher, rollout, reporter, deadline, options.poll_interval, options.stack_name
     )
+    advice = "the previous image keeps serving"
+    if status in stack.BROKEN_ADVICE:  # e.g. a rollback that failed: say how to get out
+        advice = stack.advice(cfn, stack.describe(cfn, found["StackId"]))
+    outcome.judge(status, watcher, rollout, "update", advice)
     updated = stack.describe(cfn, found["StackId"])
-    return _verify(clients, options, updated, image, reporter, deadline)
+    _verify(clients, options, updated, image, reporter, deadline)
+    return _protect_once_healthy(clients, options, found, reporter, deadline, state)
+
+
+def _protect_once_healthy(
+    clients: Clients,
+    options: Options,
+    before: dict,
+    reporter: Reporter,
+    deadline: Deadline,
+    state: State,
+) -> ExitCode:
+    """The release that created the service and saw it healthy turns the load balancer's deletion
+    protection on (off until then, so that a failed first create can roll back). Later releases,
+    and an explicit "false" of an infrastructure deploy after, leave it as it is."""
+    previous = stack.parameters(before)
+    protected = previous.get(stack.PROTECTION_PARAMETER) != "false"
+    if protected or previous[stack.IMAGE_TAG_PARAMETER]:
+        return ExitCode.OK
+    reporter.step("the new service is healthy: turning the load balancer's deletion protection on")
+    cfn = clients.cloudformation
+    current = stack.describe(cfn, before["StackId"])
+    name = f"protect-{stack.change_set_name(options.tag)}"
+    change_set_id = stack.create_change_set(
+        cfn, current, options.tag, name, deadline, reporter, {stack.PROTECTION_PARAMETER: "true"}
+    )
+    if change_set_id is None:
+        return ExitCode.OK
+    baseline = newest_event_id(cfn, before["StackId"])
+    stack.execute_change_set(cfn, change_set_id, options.stack_name, f"protect-{uuid.uuid4()}")
+    watcher = StackWatcher(cfn, before["StackId"], baseline)
+    rollout = RolloutWatcher(clients.ecs)
+    status = wait_until_final(
+        cfn, watcher, rollout, reporter, deadline, options.poll_interval, options.stack_name
+    )
+    outcome.judge(
+        status,
+        watcher,
+        rollout,
+        "update",
+        "the release itself succeeded; deletion "
+        "protection stays off (set DeletionProtection true with the infra deploy)",
+    )
+    reporter.info(f"{stack.PROTECTION_PARAMETER} is on")
+    return ExitCode.OK
 
 
 def _verify(
@@ -335,7 +381,13 @@ def _verify(
         reporter,
         attempts=options.health_attempts,
         delay=options.health_delay,
+        certificate_arn=stack.outputs(found).get("CertificateArn"),
+        acm=clients.acm,
     )
     reporter.info(f"GET {url}: 200 ok")
     reporter.step(f"released {options.tag} to stack {options.stack_name} ({found['StackStatus']})")
     return ExitCode.OK
+
+
+def new_state(stack_name: str) -> State:
+    return State(stack_name=stack_name)

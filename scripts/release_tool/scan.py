@@ -15,9 +15,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from release_tool.deadline import Deadline
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
-from release_tool.progress import Deadline
 
 DONE = {"COMPLETE", "ACTIVE"}
 RUNNING = {"IN_PROGRESS", "PENDING"}

@@ -6,8 +6,9 @@ from typing import Any
 
 from botocore.exceptions import WaiterError
 
+from release_tool.deadline import Deadline
 from release_tool.errors import ExitCode, ReleaseError
-from release_tool.progress import ALARM_MARKER, Deadline
+from release_tool.rollout import ALARM_MARKER
 
 
 def wait_stable(ecs: Any, cluster: str, service: str, deadline: Deadline, delay: int = 5) -> None:

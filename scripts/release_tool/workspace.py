@@ -73,14 +73,13 @@ def choose_builder() -> str:
 
 
 def build(
-    builder: str, image: str, vcs_ref: str, reporter: Reporter, platform: str | None = None
+    builder: str, image: str, vcs_ref: str, reporter: Reporter, platform: str = "linux/amd64"
 ) -> None:
     """Build the image from the repository root; the builder's own output streams through.
 
     A Ctrl-C reaches the builder and this process alike (one process group): KeyboardInterrupt
     then ends the release with 130 even when the builder catches SIGINT and exits non-zero.
     """
-    platform = platform or os.environ.get("RELEASE_PLATFORM") or "linux/amd64"
     if platform not in PLATFORMS:
         raise ReleaseError(
             ExitCode.USAGE, f"platform {platform!r} is not one Fargate runs: one of {PLATFORMS}"

@@ -1,29 +1,33 @@
-"""scripts/deploy-infra.sh as a user runs it: --help, one-line errors for bad input (before any AWS
-call), and against moto_server the artifacts bucket, the package step and the deploy command, which
-leaves ImageTag to CloudFormation's previous value so an infra deploy never reverts a release."""
+"""The infrastructure deploy (`scripts/release.sh infra`; scripts/deploy-infra.sh hands over to
+it) as a user runs it: --help, one-line errors for bad input before any AWS call, and against
+moto_server what a deploy leaves in the account: the bootstrap stack's bucket, the packaged
+children, the root stack with ImageTag kept, nothing left by a dry run."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import boto3
 import pytest
-from cfnlint.decode import cfn_yaml
-
-from tests.conftest import local_aws_environment, reset_moto
+from release_tool import cli, package
+from release_tool.errors import ExitCode
 
 from .conftest import CFN_DIR, REPO_ROOT, load
 
 SCRIPT = REPO_ROOT / "scripts" / "deploy-infra.sh"
 EXAMPLE = CFN_DIR / "parameters.example.json"
 BUCKET = "predict-api-artifacts-123456789012-us-east-1"  # moto's account id
+NOBODY = {
+    "AWS_ENDPOINT_URL": "http://localhost:9",
+    "AWS_REGION": "us-east-1",
+    "AWS_MAX_ATTEMPTS": "1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -40,50 +44,64 @@ def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     )
 
 
-def test_help_documents_every_option():
+def own_parameters(tmp_path: Path, **changes) -> Path:
+    """The example file with the user's own repository, as README step 1 has it edited."""
+    values = {**json.loads(EXAMPLE.read_text()), "GitHubRepository": "my-org/predict-api"}
+    path = tmp_path / "parameters.json"
+    path.write_text(json.dumps({**values, **changes}))
+    return path
+
+
+def test_help_documents_every_option_and_the_permission_it_needs():
     result = run("--help")
     assert result.returncode == 0
     for option in (
         "--parameters",
+        "--stack",
         "--stack-name",
         "--region",
         "--artifacts-bucket",
         "--image-tag",
         "--dry-run",
         "--package-only",
+        "--timeout",
     ):
         assert option in result.stdout
+    assert "iam:CreateServiceLinkedRole" in result.stdout
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--bogus"], "unknown argument '--bogus'"),
-        ([], "--parameters FILE is required"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
         (["--parameters", "/nonexistent.json"], "does not exist"),
-        (["--parameters", str(EXAMPLE), "--image-tag", "LATEST"], "is not a full git SHA"),
+        (["--image-tag", "LATEST"], "invalid tag 'LATEST'"),
         # Images are pushed under the full SHA only: a short one must resolve in this repository.
-        (["--parameters", str(EXAMPLE), "--image-tag", "0000000"], "'0000000' is not a full git"),
-        (["--parameters", str(EXAMPLE), "--image-tag", "a" * 41], "is not a full git SHA"),
-        (["--parameters", str(EXAMPLE), "--image-tag", "A" * 40], "is not a full git SHA"),
-        (
-            ["--parameters", str(EXAMPLE), "--stack-name", "1bad_name"],
-            "stack name '1bad_name' is invalid",
-        ),
-        (
-            ["--parameters", str(EXAMPLE), "--artifacts-bucket", "Bad_Bucket"],
-            "bucket name 'Bad_Bucket'",
-        ),
-        (["--parameters"], "--parameters needs a file"),
+        (["--image-tag", "0000000"], "'0000000' is not a full git SHA"),
+        (["--image-tag", "a" * 41], "invalid tag"),
+        (["--stack-name", "1bad_name"], "invalid stack name '1bad_name'"),
+        (["--stack", "1bad_name"], "invalid stack name '1bad_name'"),
+        (["--artifacts-bucket", "Bad_Bucket"], "invalid bucket name 'Bad_Bucket'"),
+        (["--region", "nowhere-1"], "invalid region 'nowhere-1'"),
+        (["--region", "us-nowhere-1"], "unknown region 'us-nowhere-1'"),
+        (["--parameters"], "argument --parameters: expected one argument"),
     ],
 )
-def test_bad_input_fails_with_one_clear_line(args, message, tmp_path):
+def test_bad_input_fails_at_once_with_one_clear_line(args, message, tmp_path):
     # No AWS at all: an endpoint nobody listens on proves nothing is called before validation.
-    result = run(*args, env={"AWS_ENDPOINT_URL": "http://localhost:9", "AWS_REGION": "us-east-1"})
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("deploy-infra: ") and message in lines[0]
+    result = run("--parameters", str(own_parameters(tmp_path)), *args, env=NOBODY)
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert "cannot reach AWS" not in result.stderr
+
+
+def test_an_unknown_region_from_the_environment_is_refused_before_any_retry(tmp_path):
+    result = run(
+        "--parameters", str(own_parameters(tmp_path)), env={**NOBODY, "AWS_REGION": "xx-nowhere-9"}
+    )
+    assert result.returncode == ExitCode.USAGE
+    assert "unknown AWS region 'xx-nowhere-9'" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -97,257 +115,223 @@ def test_bad_input_fails_with_one_clear_line(args, message, tmp_path):
         ('{"DesiredCount": 8, "MaxCount": 6}', "MaxCount 6 is below DesiredCount 8"),
         # One without the other: the omitted one keeps the stack's previous value, unknown here.
         ('{"DesiredCount": "3"}', "set DesiredCount and MaxCount together"),
-        ('{"MaxCount": 1}', "set DesiredCount and MaxCount together"),
         ('[{"ParameterKey": "DesiredCount", "ParameterValue": "3"}]', "only DesiredCount"),
+        # The example's repository would give someone else's workflows the deploy role.
+        ('{"GitHubRepository": "octo-org/predict-api"}', "GitHubRepository"),
+        ('{"GitHubRepository": ""}', "GitHubRepository is empty"),
     ],
 )
-def test_bad_parameters_file_fails_with_one_clear_line(content, message, tmp_path):
+def test_a_bad_parameters_file_fails_before_any_aws_call(content, message, tmp_path):
     params = tmp_path / "params.json"
     params.write_text(content)
-    result = run("--parameters", str(params), env={"AWS_ENDPOINT_URL": "http://localhost:9"})
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
-    assert message in result.stderr
+    result = run("--parameters", str(params), env=NOBODY)
+    assert result.returncode == ExitCode.USAGE
+    assert result.stderr.strip().splitlines()[-1:] and message in result.stderr
+    assert "cannot reach AWS" not in result.stderr
+
+
+def test_the_example_file_as_it_is_is_refused_naming_github_repository():
+    result = run("--parameters", str(EXAMPLE), env=NOBODY)
+    assert result.returncode == ExitCode.USAGE
+    assert "GitHubRepository" in result.stderr and "octo-org/predict-api" in result.stderr
 
 
 @pytest.mark.parametrize(
-    "content",
-    [
-        '{"GitHubRepository": "octo-org/predict-api"}',  # neither: the stack's pair is kept
-        '{"DesiredCount": 3, "MaxCount": 3}',
-        '{"DesiredCount": "8", "MaxCount": "10"}',  # above root.yaml's default MaxCount: fine
-    ],
+    "counts", [{"DesiredCount": 3, "MaxCount": 3}, {"DesiredCount": "8", "MaxCount": "10"}]
 )
-def test_consistent_or_omitted_counts_pass_validation(content, tmp_path):
-    params = tmp_path / "params.json"
-    params.write_text(content)
-    # Validation passed when the script gets as far as its first AWS call (nobody listens on :9).
-    env = {"AWS_ENDPOINT_URL": "http://localhost:9", "AWS_REGION": "us-east-1"}
-    result = run("--parameters", str(params), env={**env, "AWS_MAX_ATTEMPTS": "1"})
-    assert result.returncode == 2
-    assert "cannot reach AWS" in result.stderr, result.stderr
+def test_consistent_counts_pass_and_unreachable_aws_is_exit_3_as_in_the_release(counts, tmp_path):
+    result = run("--parameters", str(own_parameters(tmp_path, **counts)), env=NOBODY)
+    assert result.returncode == ExitCode.PREREQUISITE == 3, result.stderr
+    assert "cannot reach AWS" in result.stderr
 
 
-def test_short_image_tag_is_resolved_to_the_full_commit_sha():
+def test_short_image_tag_is_resolved_to_the_full_commit_sha(tmp_path):
     full = subprocess.run(
         ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
-    env = {"AWS_ENDPOINT_URL": "http://localhost:9", "AWS_REGION": "us-east-1"}
-    result = run("--parameters", str(EXAMPLE), "--image-tag", full[:9], env=env)
-    assert f"deploy-infra: --image-tag {full[:9]} is commit {full}" in result.stdout
-    # Validation passed: the script got as far as its first AWS call (nobody listens on :9).
+    result = run("--parameters", str(own_parameters(tmp_path)), "--image-tag", full[:9], env=NOBODY)
+    assert f"--image-tag {full[:9]} is commit {full}" in result.stdout
     assert "cannot reach AWS" in result.stderr, result.stderr
 
 
 def test_root_count_defaults_are_consistent():
-    # A new stack deployed from a file without either count gets these, unchecked by the script.
+    # A new stack deployed from a file without either count gets these, unchecked by the tool.
     parameters = load("root.yaml")["Parameters"]
     assert parameters["MaxCount"]["Default"] >= parameters["DesiredCount"]["Default"]
 
 
-DEPLOYED_TAG = "abc1234"
+def test_the_bootstrap_bucket_is_versioned_encrypted_private_and_tls_only():
+    bucket = load("bootstrap.yaml")["Resources"]["ArtifactsBucket"]
+    properties = bucket["Properties"]
+    assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+    rule = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert all(properties["PublicAccessBlockConfiguration"].values())
+    assert bucket["DeletionPolicy"] == "Retain"  # rollbacks re-read templates from it
+    (statement,) = load("bootstrap.yaml")["Resources"]["ArtifactsBucketPolicy"]["Properties"][
+        "PolicyDocument"
+    ]["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-@pytest.fixture(scope="module")
-def moto_run(moto_endpoint, tmp_path_factory):
-    """One moto, one run of the script (~8 AWS CLI processes, the slow part) for every test below.
-
-    A stand-in root stack is deployed first: moto cannot run the nested stacks, and only the root's
-    parameters matter here, so the stand-in declares exactly those and one trivial resource.
-    """
-    reset_moto(moto_endpoint)
-    tmp = tmp_path_factory.mktemp("deploy-infra")
-    env = local_aws_environment(moto_endpoint, tmp)
-    session = boto3.Session(
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=env["AWS_SESSION_TOKEN"],
-        region_name=env["AWS_REGION"],
-    )
-    clients = {
-        name: session.client(name, endpoint_url=moto_endpoint) for name in ("s3", "cloudformation")
-    }
-    stand_in = tmp / "stand-in-root.json"
-    stand_in.write_text(
-        json.dumps(
-            {
-                "Parameters": load("root.yaml")["Parameters"],
-                "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
-            }
-        )
-    )
-    example = json.loads(EXAMPLE.read_text())
-    clients["cloudformation"].create_stack(
-        StackName="predict-api",
-        TemplateBody=stand_in.read_text(),
-        Parameters=[
-            {"ParameterKey": key, "ParameterValue": value}
-            for key, value in {
-                **example,
-                "GitHubRepository": "octo-org/old-name",
-                "ArtifactsBucketName": BUCKET,
-                "ImageTag": DEPLOYED_TAG,
-            }.items()
-        ],
-    )
-    result = run("--parameters", str(EXAMPLE), "--dry-run", env=env)
-    assert result.returncode == 0, result.stderr
-    return SimpleNamespace(result=result, env=env, stand_in=stand_in, **clients)
-
-
-def _deploy_command(stdout: str) -> list[str]:
-    (line,) = [line for line in stdout.splitlines() if line.startswith("deploy-infra: would run: ")]
-    return shlex.split(line.removeprefix("deploy-infra: would run: "))
-
-
-def _overrides(command: list[str]) -> list[str]:
-    return command[command.index("--parameter-overrides") + 1 :]
+def clients(*names):
+    return [boto3.client(name) for name in names]
 
 
 @pytest.mark.slow
-def test_artifacts_bucket_is_versioned_encrypted_and_private(moto_run):
-    s3 = moto_run.s3
-    assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
-    rules = s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"]
-    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-    block = s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
-    assert all(block.values()) and len(block) == 4
-
-
-@pytest.mark.slow
-def test_package_uploads_every_child_quietly(moto_run):
-    packaged = cfn_yaml.load(str(REPO_ROOT / "build/packaged/cloudformation/root.yaml"))
-    urls = [
-        resource["Properties"]["TemplateURL"]
-        for resource in packaged["Resources"].values()
-        if resource["Type"] == "AWS::CloudFormation::Stack"
-    ]
-    children = {
-        r["Properties"]["TemplateURL"]
+def test_a_dry_run_on_a_fresh_account_bootstraps_packages_and_leaves_no_root_stack(
+    aws_env, tmp_path, capsys
+):
+    (iam,) = clients("iam")
+    provider = iam.create_open_id_connect_provider(
+        Url="https://token.actions.githubusercontent.com", ClientIDList=["sts.amazonaws.com"]
+    )["OpenIDConnectProviderArn"]
+    code = cli.main(["infra", "--parameters", str(own_parameters(tmp_path)), "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == ExitCode.OK, out
+    s3, cfn = clients("s3", "cloudformation")
+    # The bucket comes from the bootstrap stack; the children were packaged into it.
+    bootstrap = cfn.describe_stacks(StackName="predict-api-bootstrap")["Stacks"][0]
+    assert bootstrap["StackStatus"] == "CREATE_COMPLETE"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="predict-api/")["Contents"]]
+    children = [
+        r
         for r in load("root.yaml")["Resources"].values()
         if r["Type"] == "AWS::CloudFormation::Stack"
-    }
-    assert len(urls) == len(children) == 6
-    for url in urls:  # https://s3.../BUCKET/predict-api/HASH.template
-        moto_run.s3.head_object(Bucket=BUCKET, Key=url.split(f"/{BUCKET}/", 1)[1])
-    assert "Uploading to" not in moto_run.result.stdout + moto_run.result.stderr
-
-
-@pytest.mark.slow
-def test_deploy_command_sets_the_file_and_bucket_but_never_image_tag(moto_run):
-    command = _deploy_command(moto_run.result.stdout)
-    overrides = _overrides(command)
-    assert f"ArtifactsBucketName={BUCKET}" in overrides
-    assert "GitHubRepository=octo-org/predict-api" in overrides
-    assert not [o for o in overrides if o.startswith("ImageTag=")]
-    assert command[command.index("--capabilities") + 1 : command.index("--capabilities") + 4] == [
-        "CAPABILITY_IAM",
-        "CAPABILITY_NAMED_IAM",
-        "CAPABILITY_AUTO_EXPAND",
     ]
-    assert "ImageTag unchanged" in moto_run.result.stdout
+    assert len([k for k in keys if k.endswith(".template")]) >= len(children)
+    assert "reuse it" in out and provider in out
+    for child in ("Network", "Registry", "GitHubOidc", "Service", "Monitoring"):
+        assert f"Add AWS::CloudFormation::Stack {child}" in out
+    # Nothing left behind: no root stack, no change set; the service-linked role only announced.
+    live = [
+        s["StackName"]
+        for s in cfn.list_stacks()["StackSummaries"]
+        if s["StackStatus"] != "DELETE_COMPLETE"
+    ]
+    assert live == ["predict-api-bootstrap"]
+    assert "would create the ECS service-linked role" in out
+    assert "Uploading to" not in out
 
 
-def _run_deploy(moto_run, stack_name: str) -> None:
-    """Run the printed `aws cloudformation deploy` with the stand-in for the packaged root."""
-    command = _deploy_command(moto_run.result.stdout)
-    command[command.index("--template-file") + 1] = str(moto_run.stand_in)
-    command[command.index("--stack-name") + 1] = stack_name
-    command[0] = str(REPO_ROOT / command[0])  # .venv/bin/aws, relative to the repository
-    deployed = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={k: v for k, v in {**os.environ, **moto_run.env}.items() if k != "AWS_PROFILE"},
-        check=False,
-    )
-    assert deployed.returncode == 0, deployed.stderr
-
-
-@pytest.mark.slow
-def test_infra_deploy_keeps_the_deployed_image_tag_and_applies_the_file(moto_run):
-    # `deploy` sends UsePreviousValue for ImageTag: the tag deployed when the change set runs stays,
-    # even if a release finished after the script started.
-    _run_deploy(moto_run, "predict-api")
-    (stack,) = moto_run.cloudformation.describe_stacks(StackName="predict-api")["Stacks"]
-    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
-    assert parameters["ImageTag"] == DEPLOYED_TAG
-    assert parameters["GitHubRepository"] == "octo-org/predict-api"  # the file's change applied
-
-
-@pytest.mark.slow
-def test_first_infra_deploy_creates_the_stack_without_an_image(moto_run):
-    _run_deploy(moto_run, "predict-api-new")
-    (stack,) = moto_run.cloudformation.describe_stacks(StackName="predict-api-new")["Stacks"]
-    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
-    assert parameters["ImageTag"] == ""  # root.yaml's default: no service until the first release
+STAND_IN_ROOT = {
+    "Parameters": None,  # root.yaml's own, filled in below
+    "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+    "Outputs": {"TopicArn": {"Value": {"Ref": "Topic"}}},
+}
 
 
 @pytest.fixture
-def fresh_moto(moto_endpoint, tmp_path):
-    """An empty moto account (after the module's run above): a new stack, nothing deployed."""
-    reset_moto(moto_endpoint)
-    env = local_aws_environment(moto_endpoint, tmp_path)
-    session = boto3.Session(
-        region_name=env["AWS_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
-    clients = {
-        n: session.client(n, endpoint_url=moto_endpoint)
-        for n in ("s3", "cloudformation", "ecr", "iam")
-    }
-    return SimpleNamespace(env=env, **clients)
+def stand_in_root(tmp_path, monkeypatch) -> Path:
+    """moto cannot run the nested stacks: root.yaml's parameters over one trivial resource."""
+    path = tmp_path / "root.yaml"
+    path.write_text(json.dumps({**STAND_IN_ROOT, "Parameters": load("root.yaml")["Parameters"]}))
+    monkeypatch.setattr(package, "ROOT_TEMPLATE", path)
+    return path
 
 
-def test_an_image_tag_with_no_repository_yet_exits_6_before_anything_is_made(fresh_moto):
-    result = run("--parameters", str(EXAMPLE), "--image-tag", "a" * 40, env=fresh_moto.env)
-    assert result.returncode == 6
-    # The last line is the error (the example parameters also draw the no-certificate warning).
-    assert result.stderr.splitlines()[-1:] == [
-        f"deploy-infra: image tag {'a' * 40} cannot be in ECR yet: stack predict-api has no "
-        "repository; deploy without --image-tag first, then release (README, Deploy to your "
-        "account)"
-    ]
-    assert fresh_moto.s3.list_buckets()["Buckets"] == []  # not even the artifacts bucket
-
-
-def test_an_image_tag_missing_from_the_repository_exits_6(fresh_moto, tmp_path):
-    fresh_moto.ecr.create_repository(repositoryName="shared-images")
-    params = tmp_path / "params.json"
-    params.write_text(
-        json.dumps({**json.loads(EXAMPLE.read_text()), "ImageRepositoryName": "shared-images"})
-    )
-    result = run("--parameters", str(params), "--image-tag", "b" * 40, env=fresh_moto.env)
-    assert result.returncode == 6
-    assert result.stderr.splitlines()[-1:] == [
-        f"deploy-infra: image tag {'b' * 40} is not in ECR repository shared-images; push it "
-        "first (scripts/release.sh builds and pushes)"
-    ]
+def parameters_of(stack_name: str) -> dict:
+    (cfn,) = clients("cloudformation")
+    found = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    return {p["ParameterKey"]: p.get("ParameterValue") for p in found["Parameters"]}
 
 
 @pytest.mark.slow
-def test_an_existing_oidc_provider_is_reused_and_dry_run_shows_what_would_change(fresh_moto):
-    provider = fresh_moto.iam.create_open_id_connect_provider(
-        Url="https://token.actions.githubusercontent.com", ClientIDList=["sts.amazonaws.com"]
-    )["OpenIDConnectProviderArn"]
-    result = run("--parameters", str(EXAMPLE), "--dry-run", env=fresh_moto.env)
-    assert result.returncode == 0, result.stderr
-    assert (
-        f"deploy-infra: the account already has the GitHub OIDC provider {provider}: passing "
-        "ExistingOidcProviderArn to reuse it"
-    ) in result.stdout
-    overrides = _overrides(_deploy_command(result.stdout))
-    assert [o for o in overrides if o.startswith("ExistingOidcProviderArn=")] == [
-        f"ExistingOidcProviderArn={provider}"
+def test_a_first_deploy_creates_the_service_linked_role_and_the_stack_unprotected(
+    aws_env, stand_in_root, tmp_path, capsys
+):
+    params = own_parameters(tmp_path)
+    assert cli.main(["infra", "--parameters", str(params)]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "CREATE_COMPLETE" in out  # stack events streamed
+    (iam,) = clients("iam")
+    # (moto names it AWSServiceRoleForecs; AWS, AWSServiceRoleForECS: found by its path.)
+    roles = iam.list_roles(PathPrefix="/aws-service-role/ecs.amazonaws.com/")["Roles"]
+    assert len(roles) == 1
+    first = parameters_of("predict-api")
+    assert first["ImageTag"] == "" and first["DeletionProtection"] == "false"
+
+
+@pytest.mark.slow
+def test_an_infra_deploy_applies_the_file_and_never_changes_the_image_tag(
+    aws_env, stand_in_root, tmp_path
+):
+    (cfn,) = clients("cloudformation")
+    cfn.create_stack(
+        StackName="predict-api",
+        TemplateBody=stand_in_root.read_text(),
+        Parameters=[
+            {"ParameterKey": "GitHubRepository", "ParameterValue": "my-org/predict-api"},
+            {"ParameterKey": "ImageTag", "ParameterValue": "c" * 40},  # what a release set
+            {"ParameterKey": "DeletionProtection", "ParameterValue": "true"},
+            {"ParameterKey": "ArtifactsBucketName", "ParameterValue": BUCKET},
+        ],
+    )
+    changed = own_parameters(tmp_path, GitHubBranch="release")
+    assert cli.main(["infra", "--stack-name", "predict-api", "--parameters", str(changed)]) == 0
+    second = parameters_of("predict-api")
+    assert second["ImageTag"] == "c" * 40
+    assert second["GitHubBranch"] == "release"
+    assert second["DeletionProtection"] == "true"  # turned on once healthy: infra deploys keep it
+
+
+@pytest.mark.slow
+def test_a_stack_whose_creation_rolled_back_is_deleted_and_created_again(
+    aws_env, stand_in_root, tmp_path, capsys, monkeypatch
+):
+    """ROLLBACK_COMPLETE: the stack never ran anything; CloudFormation only allows deleting it
+    (AWS docs, "Troubleshooting CloudFormation": a stack in ROLLBACK_COMPLETE can only be deleted).
+    moto never rolls back, so its DescribeStacks answer plays the state until the delete."""
+    (cfn,) = clients("cloudformation")
+    cfn.create_stack(
+        StackName="predict-api",
+        TemplateBody=stand_in_root.read_text(),
+        Parameters=[
+            {"ParameterKey": "GitHubRepository", "ParameterValue": "my-org/x"},
+            {"ParameterKey": "ArtifactsBucketName", "ParameterValue": BUCKET},
+        ],
+    )
+    deleted: list[str] = []
+    import botocore.session
+
+    original = botocore.session.Session.create_client
+
+    def create_client(self, service_name, *args, **kwargs):
+        made = original(self, service_name, *args, **kwargs)
+        if service_name == "cloudformation":
+
+            def play(parsed, **_):
+                for found in parsed.get("Stacks") or []:
+                    if found["StackName"] == "predict-api" and not deleted:
+                        found["StackStatus"] = "ROLLBACK_COMPLETE"
+
+            made.meta.events.register("after-call.cloudformation.DescribeStacks", play)
+            made.meta.events.register(
+                "after-call.cloudformation.DeleteStack", lambda **_: deleted.append("yes")
+            )
+        return made
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
+    code = cli.main(["infra", "--parameters", str(own_parameters(tmp_path))])
+    out = capsys.readouterr().out
+    assert code == ExitCode.OK, out
+    assert deleted and "deleting it, then creating it again" in out
+    assert parameters_of("predict-api")["GitHubRepository"] == "my-org/predict-api"
+
+
+@pytest.mark.slow
+def test_package_only_writes_the_template_for_taskcat_and_deploys_nothing(aws_env, tmp_path):
+    out = tmp_path / "packaged"
+    assert cli.main(["infra", "--package-only", str(out)]) == ExitCode.OK
+    packaged = (out / "cloudformation" / "root.yaml").read_text()
+    assert f"/{BUCKET}/predict-api/" in packaged  # children's URLs now point at the bucket
+    assert (out / ".taskcat.yml").is_file()
+    iam, cfn = clients("iam", "cloudformation")
+    assert [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]] == [
+        "predict-api-bootstrap"
     ]
-    table = result.stdout.split("deploy-infra: dry run: what would change")[1]
-    for child in ("Network", "Registry", "GitHubOidc", "Service", "Monitoring"):
-        assert re.search(rf"\|\s*Add\s*\|\s*{child}\s*\|\s*AWS::CloudFormation::Stack", table)
-    # Nothing left behind: the change set and the new stack's empty shell are deleted.
-    stacks = fresh_moto.cloudformation.list_stacks()["StackSummaries"]
-    assert [s["StackStatus"] for s in stacks] == ["DELETE_COMPLETE"]
+    assert iam.list_roles(PathPrefix="/aws-service-role/")["Roles"] == []

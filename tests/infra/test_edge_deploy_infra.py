@@ -1,4 +1,4 @@
-"""scripts/deploy-infra.sh says plainly when the deploy will serve plain HTTP (no certificate),
+"""The infrastructure deploy says plainly when the deploy will serve plain HTTP (no certificate),
 and .taskcat.yml runs the edge as its tests need (deletion protection off, WAF on for https)."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ def stderr_of_run(params: dict, tmp_path: Path) -> str:
     path.write_text(json.dumps(params))
     env = {**os.environ, "AWS_ENDPOINT_URL": "http://localhost:9", "AWS_REGION": "us-east-1"}
     env.update({"AWS_MAX_ATTEMPTS": "1", "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"})
+    env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
     env.pop("AWS_PROFILE", None)
     result = subprocess.run(
         ["bash", str(SCRIPT), "--parameters", str(path)],
@@ -39,14 +40,14 @@ def stderr_of_run(params: dict, tmp_path: Path) -> str:
 def test_the_example_parameters_warn_that_the_service_is_plain_http(tmp_path):
     example = json.loads((CFN_DIR / "parameters.example.json").read_text())
     assert example["CertificateArn"] == ""
-    stderr = stderr_of_run(example, tmp_path)
+    stderr = stderr_of_run({**example, "GitHubRepository": "my-org/predict-api"}, tmp_path)
     (warning,) = [line for line in stderr.splitlines() if "warning" in line]
     assert "CertificateArn is empty" in warning and "plain HTTP" in warning
     assert "The public edge" in warning  # where the README says how to get a certificate
 
 
 def test_a_file_without_certificate_arn_warns_for_a_new_stack(tmp_path):
-    stderr = stderr_of_run({"GitHubRepository": "octo-org/predict-api"}, tmp_path)
+    stderr = stderr_of_run({"GitHubRepository": "my-org/predict-api"}, tmp_path)
     assert "warning: no CertificateArn" in stderr and "plain HTTP" in stderr
 
 

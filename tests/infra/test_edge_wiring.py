@@ -143,7 +143,9 @@ def test_root_creates_the_edge_with_the_service_and_hands_its_outputs_on():
                     assert attribute.removeprefix("Outputs.") in declared
 
 
-def test_root_defaults_keep_the_load_balancer_protected_behind_waf():
+def test_root_defaults_put_the_load_balancer_behind_waf_and_protect_it_only_once_healthy():
+    # Off at creation: a failed first create must be able to roll the load balancer back; the
+    # release tool turns it on once the service has been healthy (tests/release).
     parameters = load("root.yaml")["Parameters"]
-    assert parameters["DeletionProtection"]["Default"] == "true"
+    assert parameters["DeletionProtection"]["Default"] == "false"
     assert parameters["EnableWaf"]["Default"] == "true"

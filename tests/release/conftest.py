@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import boto3
 import pytest
 
+from tests.conftest import REPO_ROOT, free_port, local_aws_environment, wait_for_http
 from tests.release.stand_in import ARTIFACTS_BUCKET, OLD_TAG, STACK, STAND_IN_TEMPLATE, put_image
 
 
@@ -63,3 +68,31 @@ def stand_in_stack(aws_env, health_server) -> dict:
     )
     put_image(OLD_TAG)
     return cfn.describe_stacks(StackName=STACK)["Stacks"][0]
+
+
+@pytest.fixture
+def fresh_account(tmp_path, monkeypatch):
+    """A moto_server of its own that plays an account which never used ECS
+    (fresh_account_moto.py), with every AWS client of this test pointed at it."""
+    port = free_port()
+    log = open(tmp_path / "fresh-moto.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("fresh_account_moto.py")), str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    endpoint = f"http://localhost:{port}"
+    try:
+        wait_for_http(f"{endpoint}/moto-api/", timeout=30, process=process)
+        for name, value in local_aws_environment(endpoint, tmp_path).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        yield endpoint
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

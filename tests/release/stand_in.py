@@ -1,14 +1,20 @@
-"""The stand-in for the root stack in moto: one template with the contract's parameter and output
-names and real ECR/ECS resources (moto 5.2 handles single templates well, nested stacks badly),
-plus what moto cannot do itself."""
+"""The stand-ins the release tests share: the root stack in moto (one template with the contract's
+parameter and output names and real ECR/ECS resources; moto 5.2 handles single templates well,
+nested stacks badly), what moto cannot do itself, and a podman whose push lands in moto's ECR."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import boto3
 
 STACK = "predict-api"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BASH = shutil.which("bash") or "/bin/bash"
 OLD_TAG = "a" * 40
 NEW_TAG = "b" * 40
 ARTIFACTS_BUCKET = "predict-artifacts-123456789012"  # differs from the Default: proves reuse
@@ -20,6 +26,7 @@ Parameters:
   ImageTag: {Type: String, Default: '', AllowedPattern: '^([0-9a-f]{7,40})?$'}
   ArtifactsBucketName: {Type: String, Default: default-bucket}
   HealthUrl: {Type: String, Default: 'http://127.0.0.1:9'}
+  CpuArchitecture: {Type: String, Default: X86_64, AllowedValues: [X86_64, ARM64]}
 Resources:
   Repository:
     Type: AWS::ECR::Repository
@@ -106,3 +113,28 @@ def fill_outputs_moto_leaves_null(session: boto3.session.Session, outputs: dict[
                 found["Outputs"] = [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]
 
     session.events.register("after-call.cloudformation.DescribeStacks", after_describe)
+
+
+FAKE_PODMAN = """#!{bash}
+# Stands in for podman: logs its arguments; a push lands the tag in moto's ECR.
+PUT_IMAGE='import sys; from tests.release.stand_in import put_image; put_image(sys.argv[1][-40:])'
+printf '%s\\n' "$*" >> "{log}"
+case $1 in
+  login) read -r password; printf '%s' "$password" > "{log}.stdin" ;;
+  push) PYTHONPATH="{root}" "{python}" -c "$PUT_IMAGE" "$2" ;;
+  image) printf '%s\n' "${{FAKE_REVISION:-}}" ;;  # image inspect: the revision label
+esac
+"""
+
+
+def add_fake_podman(bin_dir: Path, log: Path) -> None:
+    script = bin_dir / "podman"
+    script.write_text(FAKE_PODMAN.format(bash=BASH, log=log, root=REPO_ROOT, python=sys.executable))
+    script.chmod(0o755)
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("release: error: ")
+    return lines[0].removeprefix("release: error: ")

@@ -24,9 +24,9 @@ import pytest
 from policy_sentry.querying.actions import get_action_data
 from policy_sentry.util.arns import does_arn_match
 from release_tool import health, registry, scan
+from release_tool.deadline import Clock, Deadline
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
-from release_tool.progress import Clock, Deadline
 from release_tool.release import Clients, Options, run
 
 from tests.infra.conftest import load, oidc_params, render, service_params

@@ -10,9 +10,9 @@ import urllib.request
 import boto3
 import pytest
 from release_tool import registry
+from release_tool.deadline import Clock, Deadline
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
-from release_tool.progress import Clock, Deadline
 from release_tool.release import Clients, Options, preflight, run
 
 from tests.release.stand_in import (
@@ -90,19 +90,20 @@ def test_release_updates_only_image_tag_and_verifies_the_service(
     by_key = {p["ParameterKey"]: p for p in request["Parameters"]}
     assert by_key["ImageTag"] == {"ParameterKey": "ImageTag", "ParameterValue": NEW_TAG}
     others = {k: v for k, v in by_key.items() if k != "ImageTag"}
-    assert set(others) == {"ArtifactsBucketName", "HealthUrl"}
+    assert set(others) == {"ArtifactsBucketName", "CpuArchitecture", "HealthUrl"}
     assert all(p == {"ParameterKey": k, "UsePreviousValue": True} for k, p in others.items())
     # What moto recorded: the new tag, and the other values as they were (not their Defaults).
     assert stack_parameters() == {
         "ImageTag": NEW_TAG,
         "ArtifactsBucketName": ARTIFACTS_BUCKET,
         "HealthUrl": health_server.url,
+        "CpuArchitecture": "X86_64",
     }
     image = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/predict-api:{NEW_TAG}"
     assert simulated == [image]
     # Progress: the change set, the stack's events, the verification, the health check.
     assert f"parameter ImageTag: {OLD_TAG} -> {NEW_TAG}" in out
-    assert "kept at their previous values: ArtifactsBucketName, HealthUrl" in out
+    assert "kept at their previous values: ArtifactsBucketName, CpuArchitecture, HealthUrl" in out
     assert "UPDATE_COMPLETE" in out and "AWS::CloudFormation::Stack" in out
     assert re.search(r"ecs PRIMARY predict-api:\d+ COMPLETED: running 2 pending 0 desired 2", out)
     assert f"runs {image}: rollout COMPLETED, 2/2 tasks running" in out
@@ -128,7 +129,7 @@ def test_dry_run_shows_the_change_set_and_deletes_it(stand_in_stack, capsys):
 
 def test_a_tag_missing_from_ecr_is_refused_before_any_change_set(stand_in_stack):
     session, requests = make_session()
-    with pytest.raises(ReleaseError) as raised:
+    with pytest.raises(ReleaseError, match="is not in ECR repository") as raised:
         run(Clients.from_session(session, None), options(), Reporter())
     assert raised.value.code == ExitCode.IMAGE_NOT_FOUND
     assert raised.value.message.startswith(f"image tag {NEW_TAG} is not in ECR repository")
@@ -147,7 +148,7 @@ def test_verification_fails_when_the_service_still_runs_the_old_image(stand_in_s
     not reach the task definition would. The deployer must not report success."""
     put_image(NEW_TAG)
     session, _ = make_session()
-    with pytest.raises(ReleaseError) as raised:
+    with pytest.raises(ReleaseError, match="PRIMARY deployment runs") as raised:
         run(Clients.from_session(session, None), options(), Reporter())
     assert raised.value.code == ExitCode.VERIFY_FAILED
     assert raised.value.message == (
@@ -168,7 +169,7 @@ def test_a_failing_health_check_fails_the_release(stand_in_stack, health_server)
     health_server.status = 503
     health_server.body = {"status": "starting"}
     session, _ = make_session()
-    with pytest.raises(ReleaseError) as raised:
+    with pytest.raises(ReleaseError, match="failed after 2 attempts") as raised:
         run(Clients.from_session(session, None), options(tag=OLD_TAG), Reporter())
     assert raised.value.code == ExitCode.HEALTH_FAILED
     assert raised.value.message == (
@@ -178,7 +179,7 @@ def test_a_failing_health_check_fails_the_release(stand_in_stack, health_server)
 
 
 def test_a_missing_stack_is_reported(aws_env):
-    with pytest.raises(ReleaseError) as raised:
+    with pytest.raises(ReleaseError, match="not found") as raised:
         preflight(Clients.from_session(boto3.session.Session(), None), "nope", Reporter())
     assert raised.value.code == ExitCode.STACK_NOT_READY
     assert raised.value.message.startswith("stack 'nope' not found in us-east-1")
@@ -217,7 +218,7 @@ def test_a_failed_push_is_reported_with_the_builders_last_words(stand_in_stack):
         out = "denied: not authorized" if argv[1] == "push" else ""
         return registry.subprocess.CompletedProcess(argv, 1 if argv[1] == "push" else 0, out)
 
-    with pytest.raises(ReleaseError) as raised:
+    with pytest.raises(ReleaseError, match="failed") as raised:
         ecr = boto3.client("ecr")
         registry.push(ecr, "docker", "x:1", "1.dkr.ecr/r", NEW_TAG, Reporter(), LONG, failing_run)
     assert raised.value.code == ExitCode.BUILD_OR_PUSH_FAILED
@@ -250,7 +251,7 @@ def test_an_image_with_critical_findings_is_not_deployed(stand_in_stack, aws_env
     put_image(NEW_TAG)
     set_scan_result(aws_env, NEW_TAG, {"CRITICAL": 1, "LOW": 3})
     session, requests = make_session()
-    with pytest.raises(ReleaseError) as raised:
+    with pytest.raises(ReleaseError, match="CRITICAL finding") as raised:
         run(Clients.from_session(session, None), options(), Reporter())
     assert raised.value.code == ExitCode.CRITICAL_FINDINGS
     assert raised.value.details == ["CRITICAL: CVE-2026-1234"]

@@ -1,5 +1,9 @@
-"""Failures moto cannot produce (a rolled-back update, the ECS circuit breaker, a timeout, a busy
-stack), replayed with botocore's Stubber: real clients, canned AWS answers, no network."""
+"""What moto cannot play, replayed with botocore's Stubber (real clients, canned AWS answers, no
+network); the one test module that keeps Stubber. moto 5.2 never rolls a stack back, never fails
+an update, has no circuit breaker, deployment alarms, throttling or scan states, and cannot run the
+nested stacks whose events show a first release's new service. So here: a rolled-back update, the
+circuit breaker, an alarm rollback, a timeout, a busy or broken stack, the ECR scan's states, and
+the first release following the service that appears in a nested stack's events."""
 
 from __future__ import annotations
 
@@ -11,9 +15,14 @@ import pytest
 from botocore.exceptions import ConnectTimeoutError
 from botocore.stub import ANY, Stubber
 from release_tool import cli, scan, stack
+from release_tool.deadline import Clock, Deadline
 from release_tool.errors import ExitCode, ReleaseError
+from release_tool.outcome import judge
 from release_tool.output import Reporter
-from release_tool.progress import Clock, Deadline, RolloutWatcher, StackWatcher, wait_for_update
+from release_tool.progress import wait_until_final
+from release_tool.release import Clients, Options, is_role, preflight, run
+from release_tool.rollout import RolloutWatcher
+from release_tool.stack_events import StackWatcher
 
 REGION = "us-east-1"
 ROOT_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/predict-api/1111"
@@ -126,6 +135,11 @@ def services(*deployments, events=()) -> dict:
     }
 
 
+def wait_for_update(cfn, stack, rollout, *args) -> str:
+    """Watch until the stack is final, then decide, as a release does."""
+    return judge(wait_until_final(cfn, stack, rollout, *args), stack, rollout)
+
+
 class FakeClock(Clock):
     def __init__(self) -> None:
         self.now = 0.0
@@ -175,7 +189,7 @@ def test_a_rolled_back_update_prints_the_failing_events_and_exits_9(capsys):
         ]:
             stub.add_response(method, response, params)
         clock = FakeClock()
-        with pytest.raises(ReleaseError) as raised:
+        with pytest.raises(ReleaseError, match="stack update failed") as raised:
             wait_from_e0(cfn, ecs=None, timeout=600, poll_interval=5, clock=clock)
         stub.assert_no_pending_responses()
     error = raised.value
@@ -267,7 +281,7 @@ def test_the_circuit_breaker_is_reported_with_nested_events_and_exits_10(capsys)
             services(deployment("PRIMARY", 6, "COMPLETED", 2, 0)),
         ]:
             ecs_stub.add_response("describe_services", response, service_params)
-        with pytest.raises(ReleaseError) as raised:
+        with pytest.raises(ReleaseError, match="ECS deployment failed") as raised:
             wait_from_e0(cfn, ecs=ecs, timeout=600, poll_interval=5, clock=FakeClock())
         cfn_stub.assert_no_pending_responses()
         ecs_stub.assert_no_pending_responses()
@@ -297,7 +311,7 @@ def test_a_stuck_update_times_out_with_exit_11():
         for _ in range(3):
             stub.add_response(*describe("UPDATE_IN_PROGRESS"))
             stub.add_response(*root_events(event("e1", 1, "predict-api", "UPDATE_IN_PROGRESS")))
-        with pytest.raises(ReleaseError) as raised:
+        with pytest.raises(ReleaseError, match="--timeout 30 s reached") as raised:
             wait_from_e0(cfn, ecs=None, timeout=30, poll_interval=10, clock=clock)
         stub.assert_no_pending_responses()
     assert raised.value.code == ExitCode.TIMEOUT == 11
@@ -326,14 +340,14 @@ def test_a_stuck_update_times_out_with_exit_11():
         (
             "UPDATE_ROLLBACK_FAILED",
             ExitCode.STACK_NOT_READY,
-            "stack 'predict-api' is in UPDATE_ROLLBACK_FAILED: a rollback failed; run "
-            "`aws cloudformation continue-update-rollback` first",
+            # The nested stack's failed resource, in the form --resources-to-skip takes.
+            "continue-update-rollback --stack-name predict-api --resources-to-skip "
+            "ServiceStack.LoadBalancer`",
         ),
         (
             "ROLLBACK_COMPLETE",
             ExitCode.STACK_NOT_READY,
-            "stack 'predict-api' is in ROLLBACK_COMPLETE: its creation failed; delete it and "
-            "deploy the infrastructure again",
+            "`scripts/release.sh infra` deletes it and creates it again",
         ),
     ],
 )
@@ -345,10 +359,48 @@ def test_a_busy_or_broken_stack_is_refused_in_one_line(status, code, message, ca
             {"Account": "123456789012", "Arn": "arn:aws:iam::123456789012:role/deploy"},
         )
         cfn_stub.add_response("describe_stacks", stack_status(status), {"StackName": "predict-api"})
+        if status == "UPDATE_ROLLBACK_FAILED":  # which resources failed, nested ones too
+            nested_id = ROOT_ID.replace("predict-api", "predict-api-ServiceStack-X")
+            failed = {"ResourceStatus": "UPDATE_FAILED", "Timestamp": T0}
+            cfn_stub.add_response(
+                "describe_stack_resources",
+                {
+                    "StackResources": [
+                        {
+                            **failed,
+                            "LogicalResourceId": "ServiceStack",
+                            "PhysicalResourceId": nested_id,
+                            "ResourceType": "AWS::CloudFormation::Stack",
+                        },
+                        {
+                            "ResourceStatus": "UPDATE_COMPLETE",
+                            "Timestamp": T0,
+                            "LogicalResourceId": "Net",
+                            "ResourceType": "AWS::CloudFormation::Stack",
+                        },
+                    ]
+                },
+                {"StackName": ROOT_ID},
+            )
+            cfn_stub.add_response(
+                "describe_stack_resources",
+                {
+                    "StackResources": [
+                        {
+                            **failed,
+                            "LogicalResourceId": "LoadBalancer",
+                            "PhysicalResourceId": "arn:lb",
+                            "ResourceType": "AWS::ElasticLoadBalancingV2::LoadBalancer",
+                        },
+                    ]
+                },
+                {"StackName": nested_id},
+            )
         session = FakeSession(cloudformation=cfn, sts=sts)
         code_seen = cli.main(["--no-build", "--tag", NEW, "--region", REGION], session=session)
     assert code_seen == code
-    assert capsys.readouterr().err.splitlines() == [f"release: error: {message}"]
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("release: error: stack 'predict-api' is") and message in line
 
 
 def test_another_update_starting_before_ours_is_reported_as_busy():
@@ -360,7 +412,7 @@ def test_another_update_starting_before_ours_is_reported_as_busy():
             service_message=f"Stack:{ROOT_ID} is in UPDATE_IN_PROGRESS state and can not be "
             "updated.",
         )
-        with pytest.raises(ReleaseError) as raised:
+        with pytest.raises(ReleaseError, match="is busy") as raised:
             stack.execute_change_set(cfn, "arn:cs", "predict-api", "token")
     assert raised.value.code == ExitCode.STACK_BUSY
     assert raised.value.message.startswith("stack 'predict-api' is busy: Stack:")
@@ -382,7 +434,7 @@ def test_a_failed_change_set_exits_8_and_an_empty_one_is_no_change():
             stub.add_response("describe_change_set", reply, {"ChangeSetName": "arn:cs"})
             stub.add_response("delete_change_set", {}, {"ChangeSetName": "arn:cs"})
         deadline = Deadline(60, FakeClock())
-        with pytest.raises(ReleaseError) as raised:
+        with pytest.raises(ReleaseError, match="failed") as raised:
             stack.create_change_set(cfn, found, NEW, "release-x", deadline, Reporter())
         assert stack.create_change_set(cfn, found, NEW, "release-x", deadline, Reporter()) is None
         stub.assert_no_pending_responses()
@@ -497,6 +549,83 @@ def test_the_command_line_exits_9_after_a_rollback_and_prints_why(monkeypatch, c
     assert "Modify AWS::CloudFormation::Stack ServiceStack" in captured.out
 
 
+def test_a_rollback_stopped_by_deletion_protection_names_the_resources_to_skip(monkeypatch, capsys):
+    """A first service create fails and its rollback cannot delete the load balancer:
+    "Load balancer '...' cannot be deleted because deletion protection is enabled (Error Code:
+    OperationNotPermitted)" (aws-cloudformation/rain#187; AWS ELB API reference,
+    DeleteLoadBalancer). The stack ends UPDATE_ROLLBACK_FAILED; the one way on is
+    continue-update-rollback skipping that nested resource, so the advice must name it."""
+    monkeypatch.setenv("RELEASE_POLL_SECONDS", "0")
+    cfn, ecr, ecs, sts = (client(n) for n in ("cloudformation", "ecr", "ecs", "sts"))
+    protected = (
+        "Load balancer 'arn:lb' cannot be deleted because deletion protection is enabled "
+        "(Service: AmazonElasticLoadBalancing; Status Code: 400; Error Code: OperationNotPermitted)"
+    )
+    stubs = [Stubber(c) for c in (cfn, ecr, ecs, sts)]
+    cfn_stub, _, ecs_stub, _ = stubs
+    stub_a_release_up_to_execute(stubs)
+    cfn_stub.add_response(*describe("UPDATE_ROLLBACK_FAILED"))
+    cfn_stub.add_response(
+        *root_events(
+            event("e3", 90, "predict-api", "UPDATE_ROLLBACK_FAILED"),
+            event("e2", 80, "ServiceStack", "UPDATE_FAILED", reason=protected),
+            event("e1", 1, "predict-api", "UPDATE_IN_PROGRESS"),
+            BASELINE,
+        )
+    )
+    ecs_stub.add_response(
+        "describe_services", services(deployment("PRIMARY", 6, "COMPLETED", 2, 0))
+    )
+    cfn_stub.add_response(*describe("UPDATE_ROLLBACK_FAILED"))
+    failed = {"ResourceStatus": "UPDATE_FAILED", "Timestamp": T0}
+    cfn_stub.add_response(
+        "describe_stack_resources",
+        {
+            "StackResources": [
+                {
+                    **failed,
+                    "LogicalResourceId": "ServiceStack",
+                    "PhysicalResourceId": NESTED_ID,
+                    "ResourceType": "AWS::CloudFormation::Stack",
+                },
+            ]
+        },
+        {"StackName": ROOT_ID},
+    )
+    cfn_stub.add_response(
+        "describe_stack_resources",
+        {
+            "StackResources": [
+                {
+                    **failed,
+                    "LogicalResourceId": "LoadBalancer",
+                    "PhysicalResourceId": "arn:lb",
+                    "ResourceType": "AWS::ElasticLoadBalancingV2::LoadBalancer",
+                },
+                {
+                    "ResourceStatus": "DELETE_COMPLETE",
+                    "Timestamp": T0,
+                    "LogicalResourceId": "Service",
+                    "ResourceType": "AWS::ECS::Service",
+                },
+            ]
+        },
+        {"StackName": NESTED_ID},
+    )
+    for stub in stubs:
+        stub.activate()
+    session = FakeSession(cloudformation=cfn, ecr=ecr, ecs=ecs, sts=sts)
+
+    code = cli.main(["--no-build", "--tag", NEW, "--region", REGION], session=session)
+
+    for stub in stubs:
+        stub.deactivate()
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert code == ExitCode.STACK_ROLLED_BACK, error
+    assert "ended in UPDATE_ROLLBACK_FAILED" in error
+    assert "--resources-to-skip ServiceStack.LoadBalancer`" in error
+
+
 ANY_PARAMS = {
     "StackName": "predict-api",
     "ChangeSetName": ANY,
@@ -607,7 +736,7 @@ def test_an_alarm_rollback_is_told_apart_from_the_circuit_breaker_and_exits_15(c
             ),
             params,
         )
-        with pytest.raises(ReleaseError) as raised:
+        with pytest.raises(ReleaseError, match="deployment alarm") as raised:
             wait_for_update(
                 cfn,
                 StackWatcher(cfn, ROOT_ID, "e0"),
@@ -653,7 +782,7 @@ def test_a_change_set_not_ready_within_the_timeout_is_deleted_and_exits_11():
         for _ in range(4):  # at 0, 3, 6 and 7 s of a 7 s timeout
             stub.add_response("describe_change_set", pending, {"ChangeSetName": "arn:cs"})
         stub.add_response("delete_change_set", {}, {"ChangeSetName": "arn:cs"})
-        with pytest.raises(ReleaseError) as raised:
+        with pytest.raises(ReleaseError, match="--timeout") as raised:
             stack.create_change_set(cfn, found, NEW, "release-x", Deadline(7, clock), Reporter(out))
         stub.assert_no_pending_responses()  # including the delete: nothing left behind
     assert raised.value.code == ExitCode.TIMEOUT
@@ -680,7 +809,7 @@ def test_the_scan_is_awaited_with_progress_and_critical_findings_exit_14():
                 findings=[("CVE-2026-0001", "CRITICAL"), ("CVE-2026-0002", "HIGH")],
             ),
         )
-        with pytest.raises(ReleaseError) as raised:
+        with pytest.raises(ReleaseError, match="CRITICAL finding") as raised:
             scan.check(ecr, "predict-api", NEW, Reporter(out), Deadline(600, clock), False)
     assert raised.value.code == ExitCode.CRITICAL_FINDINGS == 14
     assert raised.value.message == (
@@ -722,7 +851,7 @@ def scans_on_push(enabled: bool):
 
 def test_a_failed_scan_is_refused_unless_overridden():
     failed = ("describe_image_scan_findings", scan_findings({}, "FAILED"))
-    with pytest.raises(ReleaseError) as raised:
+    with pytest.raises(ReleaseError, match="ended FAILED") as raised:
         run_scan_check([failed])
     assert raised.value.code == ExitCode.PREREQUISITE
     assert raised.value.message.startswith(f"the ECR scan of {NEW} ended FAILED")
@@ -732,7 +861,7 @@ def test_a_failed_scan_is_refused_unless_overridden():
 def test_a_scan_not_started_yet_is_awaited_when_the_repository_scans_on_push():
     """Right after a push ECR answers ScanNotFoundException until the scan on push starts: that
     is not "scanning off", so the gate waits for the scan instead of deploying unchecked."""
-    with pytest.raises(ReleaseError) as raised:
+    with pytest.raises(ReleaseError, match="CRITICAL") as raised:
         run_scan_check(
             [
                 NO_SCAN,
@@ -746,7 +875,7 @@ def test_a_scan_not_started_yet_is_awaited_when_the_repository_scans_on_push():
 
 def test_no_scan_a_minute_after_a_scan_on_push_is_refused():
     answers = [NO_SCAN, scans_on_push(True)] * 7
-    with pytest.raises(ReleaseError) as raised:
+    with pytest.raises(ReleaseError, match="no ECR scan of") as raised:
         run_scan_check(answers)
     assert raised.value.code == ExitCode.PREREQUISITE
     assert raised.value.message.startswith(
@@ -761,7 +890,7 @@ def test_no_scan_in_a_repository_that_does_not_scan_is_a_note():
 
 def test_a_scan_still_running_at_the_timeout_exits_11():
     running = ("describe_image_scan_findings", scan_findings({}, "IN_PROGRESS"))
-    with pytest.raises(ReleaseError) as raised:
+    with pytest.raises(ReleaseError, match="still IN_PROGRESS") as raised:
         run_scan_check([running] * 3, seconds=15)
     assert raised.value.code == ExitCode.TIMEOUT
     assert raised.value.message.startswith(
@@ -781,7 +910,7 @@ def test_ctrl_c_after_the_update_started_says_it_carries_on(monkeypatch, capsys)
 
 
 def test_a_scan_that_cannot_be_read_is_refused_not_skipped():
-    with pytest.raises(ReleaseError) as raised:
+    with pytest.raises(ReleaseError, match="cannot read the ECR scan") as raised:
         run_scan_check([("describe_image_scan_findings", "AccessDeniedException")])
     assert raised.value.code == ExitCode.PREREQUISITE
     assert raised.value.message == (
@@ -789,3 +918,219 @@ def test_a_scan_that_cannot_be_read_is_refused_not_skipped():
         "ecr:DescribeImageScanFindings on the repository, or pass --allow-critical-findings to "
         "deploy it unchecked"
     )
+
+
+# The first release: the root stack has ImageTag "" and none of the service's outputs yet;
+# the service appears during the update, and the deploy role must not attempt it.
+FIRST_TAG = "c" * 40
+ACCOUNT = "123456789012"
+ROLE_NAME = "predict-api-GitHubOidc-1AB-DeployRole-XYZ"
+DEPLOY_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/predict-api/github/{ROLE_NAME}"
+DEPLOY_ROLE_CALLER = f"arn:aws:sts::{ACCOUNT}:assumed-role/{ROLE_NAME}/predict-api-release-42"
+ADMIN_CALLER = f"arn:aws:iam::{ACCOUNT}:user/admin"
+
+
+def root_stack(status: str, image_tag: str, service_url: str | None = None) -> dict:
+    """The root as describe_stacks shows it; the service's outputs only once it exists."""
+    deploy_role = {"DeployRoleArn": DEPLOY_ROLE_ARN, "ArtifactsBucketName": "artifacts"}
+    return stack_status(status, image_tag, service_url, extra_outputs=deploy_role)
+
+
+def steady(response: dict) -> dict:
+    """What the services_stable waiter reads: one deployment, running == desired."""
+    response["services"][0] |= {"runningCount": 2, "desiredCount": 2}
+    return response
+
+
+def test_first_release_follows_the_new_service_and_verifies_with_fresh_outputs(
+    health_server, capsys
+):
+    cfn, ecr, ecs, sts = (client(n) for n in ("cloudformation", "ecr", "ecs", "sts"))
+    stubs = [Stubber(c) for c in (cfn, ecr, ecs, sts)]
+    cfn_stub, ecr_stub, ecs_stub, sts_stub = stubs
+    change_set = {
+        "ChangeSetName": "release-c",
+        "Status": "CREATE_COMPLETE",
+        "Changes": [
+            {
+                "Type": "Resource",
+                "ResourceChange": {
+                    "Action": "Add",
+                    "LogicalResourceId": "ServiceStack",
+                    "ResourceType": "AWS::CloudFormation::Stack",
+                },
+            }
+        ],
+    }
+    service = {"kind": "AWS::ECS::Service", "stack_id": NESTED_ID}
+    sts_stub.add_response("get_caller_identity", {"Account": ACCOUNT, "Arn": ADMIN_CALLER})
+    cfn_stub.add_response("describe_stacks", root_stack("UPDATE_COMPLETE", ""), None)
+    ecr_stub.add_response("describe_images", {"imageDetails": [{"imageTags": [FIRST_TAG]}]}, None)
+    ecr_stub.add_response(*BASIC_SCANNING)
+    ecr_stub.add_response("describe_image_scan_findings", scan_findings({}), None)
+    cfn_stub.add_response("create_change_set", {"Id": "arn:cs", "StackId": ROOT_ID}, None)
+    cfn_stub.add_response("describe_change_set", change_set, {"ChangeSetName": "arn:cs"})
+    cfn_stub.add_response("describe_change_set", change_set, {"ChangeSetName": "arn:cs"})
+    cfn_stub.add_response("describe_stack_events", {"StackEvents": [BASELINE]}, None)
+    cfn_stub.add_response(
+        "execute_change_set", {}, {"ChangeSetName": "arn:cs", "ClientRequestToken": ANY}
+    )
+    # First poll: the service stack and the service are being created.
+    cfn_stub.add_response("describe_stacks", root_stack("UPDATE_IN_PROGRESS", FIRST_TAG), None)
+    cfn_stub.add_response(
+        "describe_stack_events",
+        {
+            "StackEvents": [
+                event("r2", 2, "ServiceStack", "CREATE_IN_PROGRESS", physical=NESTED_ID),
+                event("r1", 1, "predict-api", "UPDATE_IN_PROGRESS", physical=ROOT_ID),
+                BASELINE,
+            ]
+        },
+        {"StackName": ROOT_ID},
+    )
+    cfn_stub.add_response(
+        "describe_stack_events",
+        {
+            "StackEvents": [
+                event("n1", 30, "Service", "CREATE_IN_PROGRESS", physical=SERVICE_ARN, **service)
+            ]
+        },
+        {"StackName": NESTED_ID},
+    )
+    by_name = {"cluster": "predict-api", "services": ["predict-api"]}
+    ecs_stub.add_response(
+        "describe_services",
+        services(deployment("PRIMARY", 1, "IN_PROGRESS", 0, 2)),
+        by_name,
+    )
+    # Second poll: done.
+    cfn_stub.add_response("describe_stacks", root_stack("UPDATE_COMPLETE", FIRST_TAG), None)
+    cfn_stub.add_response(
+        "describe_stack_events",
+        {
+            "StackEvents": [
+                event("r4", 200, "predict-api", "UPDATE_COMPLETE", physical=ROOT_ID),
+                event("r3", 190, "ServiceStack", "CREATE_COMPLETE", physical=NESTED_ID),
+            ]
+        },
+        {"StackName": ROOT_ID},
+    )
+    cfn_stub.add_response(
+        "describe_stack_events",
+        {
+            "StackEvents": [
+                event("n2", 180, "Service", "CREATE_COMPLETE", physical=SERVICE_ARN, **service)
+            ]
+        },
+        {"StackName": NESTED_ID},
+    )
+    completed = deployment("PRIMARY", 1, "COMPLETED", 2, 0)
+    ecs_stub.add_response(
+        "describe_services",
+        services(completed, events=[("s1", "(service predict-api) has reached a steady state.")]),
+        by_name,
+    )
+    # Verification: the root described again now has the service's outputs.
+    cfn_stub.add_response(
+        "describe_stacks",
+        root_stack("UPDATE_COMPLETE", FIRST_TAG, service_url=health_server.url),
+        {"StackName": ROOT_ID},
+    )
+    ecs_stub.add_response("describe_services", steady(services(completed)), by_name)  # waiter
+    ecs_stub.add_response("describe_services", steady(services(completed)), by_name)
+    ecs_stub.add_response(
+        "describe_task_definition",
+        {
+            "taskDefinition": {
+                "taskDefinitionArn": f"{TASK_DEFINITION_ARN}:1",
+                "containerDefinitions": [{"name": "app", "image": f"{REPO}:{FIRST_TAG}"}],
+            }
+        },
+        {"taskDefinition": f"{TASK_DEFINITION_ARN}:1"},
+    )
+    options = Options(
+        stack_name="predict-api",
+        tag=FIRST_TAG,
+        poll_interval=0,
+        health_delay=0,
+        clock=Clock(sleep=lambda _s: None),
+    )
+    for stub in stubs:
+        stub.activate()
+
+    code = run(Clients(cloudformation=cfn, ecr=ecr, ecs=ecs, sts=sts), options, Reporter())
+
+    for stub in stubs:
+        stub.assert_no_pending_responses()
+        stub.deactivate()
+    assert code == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "ImageTag now (none: first release)" in out
+    assert f'parameter ImageTag: "" -> {FIRST_TAG}' in out
+    assert "Add AWS::CloudFormation::Stack ServiceStack" in out
+    assert "ServiceStack/Service" in out  # the nested stack's events are followed
+    # The rollout of a service that did not exist when the release started:
+    assert "ecs PRIMARY predict-api:1 IN_PROGRESS: running 0 pending 2 desired 2 failed 0" in out
+    assert "ecs PRIMARY predict-api:1 COMPLETED: running 2 pending 0 desired 2 failed 0" in out
+    assert "ecs event: (service predict-api) has reached a steady state." in out
+    assert f"runs {REPO}:{FIRST_TAG}: rollout COMPLETED, 2/2 tasks running" in out
+    # The health check went to the ServiceUrl that only the re-described stack has.
+    assert health_server.hits == ["/health"]
+    assert f"GET {health_server.url}/health: 200 ok" in out
+
+
+def preflight_as(caller: str, image_tag: str, capsys) -> tuple[int, list[str]]:
+    """The whole command line; a refused caller stops at the preflight, before ECR."""
+    cfn, sts = client("cloudformation"), client("sts")
+    with Stubber(cfn) as cfn_stub, Stubber(sts) as sts_stub:
+        sts_stub.add_response("get_caller_identity", {"Account": ACCOUNT, "Arn": caller})
+        cfn_stub.add_response(
+            "describe_stacks",
+            root_stack("UPDATE_COMPLETE", image_tag),
+            {"StackName": "predict-api"},
+        )
+        code = cli.main(
+            ["--no-build", "--tag", FIRST_TAG, "--region", REGION],
+            session=FakeSession(cloudformation=cfn, sts=sts),
+        )
+        cfn_stub.assert_no_pending_responses()
+    return code, capsys.readouterr().err.splitlines()
+
+
+def test_the_deploy_role_cannot_make_the_first_release_and_is_told_so_at_once(capsys):
+    code, err = preflight_as(DEPLOY_ROLE_CALLER, "", capsys)
+    assert code == ExitCode.STACK_NOT_READY == 4
+    assert err == [
+        "release: error: stack 'predict-api' has no image yet: the first release creates the "
+        "service and needs administrator credentials, not the deploy role (README "
+        '"Deploy to your account", step 2)'
+    ]
+
+
+@pytest.mark.parametrize(
+    ("caller", "image_tag"),
+    [(ADMIN_CALLER, ""), (DEPLOY_ROLE_CALLER, "a" * 40)],
+    ids=["admin-first-release", "deploy-role-later-release"],
+)
+def test_other_callers_and_later_releases_pass_preflight(caller, image_tag):
+    cfn, sts = client("cloudformation"), client("sts")
+    with Stubber(cfn) as cfn_stub, Stubber(sts) as sts_stub:
+        sts_stub.add_response("get_caller_identity", {"Account": ACCOUNT, "Arn": caller})
+        cfn_stub.add_response("describe_stacks", root_stack("UPDATE_COMPLETE", image_tag), None)
+        clients = Clients(cloudformation=cfn, ecr=None, ecs=None, sts=sts)
+        found = preflight(clients, "predict-api", Reporter())
+    assert found["StackName"] == "predict-api"
+
+
+@pytest.mark.parametrize(
+    ("caller", "expected"),
+    [
+        (DEPLOY_ROLE_CALLER, True),
+        (f"arn:aws:sts::{ACCOUNT}:assumed-role/other-role/s", False),
+        (f"arn:aws:sts::210987654321:assumed-role/{ROLE_NAME}/s", False),  # another account
+        (f"arn:aws:iam::{ACCOUNT}:user/{ROLE_NAME}", False),
+        ("", False),
+    ],
+)
+def test_is_role_matches_an_assumed_role_session_to_its_role(caller, expected):
+    assert is_role(caller, DEPLOY_ROLE_ARN) is expected

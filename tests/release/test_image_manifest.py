@@ -33,14 +33,12 @@ def build_argv(tmp_path: Path, monkeypatch, builder: str, **kwargs) -> list[str]
 
 
 def test_docker_builds_without_attestations_for_the_platform_given(tmp_path, monkeypatch):
-    monkeypatch.delenv("RELEASE_PLATFORM", raising=False)
     argv = build_argv(tmp_path, monkeypatch, "docker", platform="linux/arm64")
     assert {"--provenance=false", "--sbom=false"} <= set(argv)
     assert argv[argv.index("--platform") + 1] == "linux/arm64"
 
 
 def test_the_default_platform_is_the_fargate_default(tmp_path, monkeypatch):
-    monkeypatch.delenv("RELEASE_PLATFORM", raising=False)
     argv = build_argv(tmp_path, monkeypatch, "podman")
     assert argv[argv.index("--platform") + 1] == "linux/amd64"
     assert "--provenance=false" not in argv  # podman has no attestations to turn off

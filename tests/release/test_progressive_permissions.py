@@ -7,9 +7,9 @@ from __future__ import annotations
 import boto3
 from policy_sentry.querying.actions import get_action_data
 from policy_sentry.util.arns import does_arn_match
+from release_tool.deadline import Clock
 from release_tool.errors import ExitCode
 from release_tool.output import Reporter
-from release_tool.progress import Clock
 from release_tool.release import Clients, Options, run
 
 from tests.infra.iam_policy import allows

@@ -8,10 +8,10 @@ import re
 
 import boto3
 import pytest
+from release_tool.deadline import Clock
 from release_tool.deployments import Seen, ending, needed_minutes
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
-from release_tool.progress import Clock
 from release_tool.release import Clients, run
 
 from tests.release.progressive_stand_in import (

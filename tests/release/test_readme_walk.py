@@ -22,8 +22,7 @@ import boto3
 import pytest
 from cfnlint.decode import cfn_yaml
 
-from tests.release.stand_in import STACK
-from tests.release.test_release_sh import BASH, FAKE_PODMAN
+from tests.release.stand_in import BASH, FAKE_PODMAN, STACK
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 README = REPO_ROOT / "README.md"
@@ -168,6 +167,14 @@ def test_deploy_to_your_account_steps_1_to_3_as_written(aws_env, health_server, 
 
     steps = section(README.read_text(), "## Deploy to your account", "### The public edge")
     script = "set -euo pipefail\n" + "\n".join(shell_blocks(steps))
+    # The one thing the README leaves to the user's hands: their own repository in the file.
+    edit = "# edit GitHubRepository"
+    assert edit in script
+    script = script.replace(
+        edit,
+        "sed -i 's|octo-org/predict-api|my-org/predict-api|' cloudformation/parameters.json\n"
+        + edit,
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RELEASE_"))}
     env |= {
         "PATH": f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin",
@@ -207,3 +214,10 @@ def test_deploy_to_your_account_steps_1_to_3_as_written(aws_env, health_server, 
     found = boto3.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
     assert {p["ParameterKey"]: p["ParameterValue"] for p in found["Parameters"]}["ImageTag"] == sha
     assert "Uploading to" not in result.stdout + result.stderr  # no upload progress noise
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in found["Parameters"]}
+    assert parameters["GitHubRepository"] == "my-org/predict-api"
+    # Off through the first create, on once the release saw the service healthy.
+    assert parameters["DeletionProtection"] == "true"
+    assert "deletion protection on" in result.stdout
+    roles = boto3.client("iam").list_roles(PathPrefix="/aws-service-role/ecs.amazonaws.com/")
+    assert len(roles["Roles"]) == 1  # created before the first service

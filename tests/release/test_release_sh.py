@@ -14,22 +14,19 @@ import boto3
 import pytest
 from release_tool.errors import ExitCode
 
-from tests.release.stand_in import NEW_TAG, OLD_TAG, STACK, put_image
+from tests.release.stand_in import (
+    BASH,
+    NEW_TAG,
+    OLD_TAG,
+    STACK,
+    STAND_IN_TEMPLATE,
+    add_fake_podman,
+    one_line_error,
+    put_image,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-BASH = shutil.which("bash") or "/bin/bash"
 GIT = shutil.which("git")
-
-FAKE_PODMAN = """#!{bash}
-# Stands in for podman: logs its arguments; a push lands the tag in moto's ECR.
-PUT_IMAGE='import sys; from tests.release.stand_in import put_image; put_image(sys.argv[1][-40:])'
-printf '%s\\n' "$*" >> "{log}"
-case $1 in
-  login) read -r password; printf '%s' "$password" > "{log}.stdin" ;;
-  push) PYTHONPATH="{root}" "{python}" -c "$PUT_IMAGE" "$2" ;;
-  image) printf '%s\n' "${{FAKE_REVISION:-}}" ;;  # image inspect: the revision label
-esac
-"""
 
 
 @pytest.fixture
@@ -67,12 +64,6 @@ def tool_bin(tmp_path) -> Path:
     return bin_dir
 
 
-def add_fake_podman(bin_dir: Path, log: Path) -> None:
-    script = bin_dir / "podman"
-    script.write_text(FAKE_PODMAN.format(bash=BASH, log=log, root=REPO_ROOT, python=sys.executable))
-    script.chmod(0o755)
-
-
 def release(repo: Path, *args: str, path: Path, **env: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "PATH": str(path), "RELEASE_PYTHON": sys.executable, **env}
     environment.pop("CONTAINER_BUILDER", None)
@@ -84,13 +75,6 @@ def release(repo: Path, *args: str, path: Path, **env: str) -> subprocess.Comple
         timeout=60,
         check=False,
     )
-
-
-def one_line_error(result: subprocess.CompletedProcess) -> str:
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("release: error: ")
-    return lines[0].removeprefix("release: error: ")
 
 
 def test_a_python_without_boto3_is_a_missing_prerequisite(release_repo, tool_bin, tmp_path):
@@ -206,6 +190,9 @@ def test_ctrl_c_during_the_build_exits_130_and_says_nothing_changed(
         text=True,
         env=environment,
         start_new_session=True,  # its own process group, as a terminal's foreground job
+        # A run started with SIGINT ignored (nohup, `&`) passes that on; Ctrl-C reaches a
+        # terminal's job with the default disposition, so restore it in the child.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 30
     while not (log.exists() and log.read_text().startswith("build")):
@@ -224,10 +211,8 @@ def test_a_missing_stack_exits_4(aws_env, release_repo, tool_bin):
     repo, _ = release_repo
     result = release(repo, "--no-build", "--stack", "nope", path=tool_bin)
     assert result.returncode == ExitCode.STACK_NOT_READY
-    assert one_line_error(result) == (
-        "stack 'nope' not found in us-east-1; deploy the infrastructure first "
-        "(scripts/deploy-infra.sh)"
-    )
+    assert "stack 'nope' not found in us-east-1" in one_line_error(result)
+    assert "scripts/release.sh infra" in one_line_error(result)  # what to run instead
 
 
 def test_a_tag_missing_from_ecr_exits_6(stand_in_stack, release_repo, tool_bin):
@@ -246,7 +231,9 @@ def test_dry_run_against_moto_shows_the_change_set_and_changes_nothing(
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert f"parameter ImageTag: {OLD_TAG} -> {sha}" in result.stdout
-    assert "kept at their previous values: ArtifactsBucketName, HealthUrl" in result.stdout
+    assert "kept at their previous values: ArtifactsBucketName, CpuArchitecture, HealthUrl" in (
+        result.stdout
+    )
     assert "dry run: change set deleted, nothing executed" in result.stdout
     cfn = boto3.client("cloudformation")
     assert cfn.list_change_sets(StackName=STACK)["Summaries"] == []
@@ -271,6 +258,28 @@ def test_a_build_is_tagged_with_the_full_sha_and_a_dry_run_pushes_nothing(
     assert build.endswith(f" -t predict-api:{sha} .")
     assert f"dry run: would push predict-api:{sha} as " in result.stdout
     assert "latest" not in result.stdout
+
+
+def test_the_image_is_built_for_the_stacks_cpu_architecture(
+    aws_env, health_server, release_repo, tool_bin, tmp_path
+):
+    cfn = boto3.client("cloudformation")
+    cfn.create_stack(
+        StackName=STACK,
+        TemplateBody=STAND_IN_TEMPLATE,
+        Parameters=[
+            {"ParameterKey": "ImageTag", "ParameterValue": OLD_TAG},
+            {"ParameterKey": "HealthUrl", "ParameterValue": health_server.url},
+            {"ParameterKey": "CpuArchitecture", "ParameterValue": "ARM64"},
+        ],
+    )
+    repo, _ = release_repo
+    log = tmp_path / "podman.log"
+    add_fake_podman(tool_bin, log)
+    result = release(repo, "--dry-run", path=tool_bin)
+    assert result.returncode == 0, result.stderr
+    [build] = log.read_text().splitlines()
+    assert " --platform linux/arm64 " in build
 
 
 def test_a_full_run_builds_pushes_and_refuses_to_report_success_moto_cannot_give(

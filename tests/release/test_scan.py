@@ -11,9 +11,9 @@ import urllib.request
 import boto3
 import pytest
 from release_tool import scan
+from release_tool.deadline import Deadline
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
-from release_tool.progress import Deadline
 from release_tool.release import Clients, run
 
 from tests.release.inspector_stand_in import ImageScan, finding, inspector_fixture  # noqa: F401

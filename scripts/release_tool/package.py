@@ -1,0 +1,63 @@
+"""`aws cloudformation package`: uploads the nested templates (and any local code paths) to the
+artifacts bucket and rewrites the root's local paths to their S3 URLs. The AWS CLI's own command,
+not a hand-written uploader: it knows every property that can point at a local file."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from release_tool.errors import ExitCode, ReleaseError
+from release_tool.workspace import REPO_ROOT
+
+ROOT_TEMPLATE = REPO_ROOT / "cloudformation" / "root.yaml"
+
+
+def aws_cli() -> str:
+    beside = Path(sys.executable).parent / "aws"  # the venv's AWS CLI (bootstrap.sh dev)
+    found = str(beside) if beside.exists() else shutil.which("aws")
+    if not found:
+        raise ReleaseError(
+            ExitCode.PREREQUISITE,
+            "the AWS CLI is missing: run 'bash scripts/bootstrap.sh dev' (it installs it into "
+            ".venv)",
+        )
+    return found
+
+
+def package(region: str, bucket: str, prefix: str, out_dir: Path) -> Path:
+    """Package root.yaml into out_dir/cloudformation/root.yaml. The CLI's upload progress
+    (carriage-return percentages) is kept aside and shown only when packaging fails."""
+    packaged = out_dir / "cloudformation" / "root.yaml"
+    packaged.parent.mkdir(parents=True, exist_ok=True)
+    argv = [aws_cli(), "--region", region, "cloudformation", "package"]
+    argv += ["--template-file", str(ROOT_TEMPLATE), "--s3-bucket", bucket, "--s3-prefix", prefix]
+    argv += ["--output-template-file", str(packaged)]
+    env = {**os.environ, "AWS_DEFAULT_REGION": region}
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        lines = (result.stdout + result.stderr).replace("\r", "\n").splitlines()
+        last = [line for line in lines if line.strip() and not line.startswith("Uploading to")]
+        raise ReleaseError(
+            ExitCode.ERROR,
+            f"aws cloudformation package failed (exit {result.returncode})",
+            details=last[-5:],
+        )
+    return packaged
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags (!Ref, !Sub...) read as plain values."""
+
+
+_TemplateLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def template_parameters(path: Path) -> set[str]:
+    template = yaml.load(path.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506
+    return set((template or {}).get("Parameters") or {})
