@@ -10,9 +10,18 @@ from pathlib import Path
 
 import cfnlint
 import pytest
+import yaml
 from botocore.loaders import create_loader
 
-from .conftest import ALL_TEMPLATES, load, monitoring_params, render, root_params, service_params
+from .conftest import (
+    ALL_TEMPLATES,
+    REPO_ROOT,
+    load,
+    monitoring_params,
+    render,
+    root_params,
+    service_params,
+)
 
 ROOT = load("root.yaml")
 PARTITIONS = ROOT["Mappings"]["Partitions"]
@@ -115,3 +124,10 @@ def test_one_stack_name_limit_fits_the_longest_name_derived_from_it():
     )
     assert longest + len("-edge") == web_acl_limit
     assert longest == 123  # the number scripts/release_tool's stack-name check uses
+
+
+def test_cfn_lint_checks_a_region_of_every_supported_partition():
+    config = yaml.safe_load((REPO_ROOT / ".cfnlintrc.yaml").read_text())
+    linted = set(config["regions"])
+    assert linted <= set(SUPPORTED_REGIONS)
+    assert {partition_of(region) for region in linted} == set(PARTITIONS)
