@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Static checks of the CloudFormation templates, offline (called by `make test`):
-#   cfn-lint   root + every child, 0 errors, 0 warnings (W3002 "local TemplateURL" ignored in .cfnlintrc.yaml)
+#   cfn-lint   root + every child in a region of each supported partition (.cfnlintrc.yaml), 0 errors,
+#              0 warnings (W3002 "local TemplateURL" ignored there)
 #   checkov    0 failed checks over the templates (its own venv; every skip carries its reason in the
 #              template) and, in a second run, over the Dockerfile and the workflows
 #   taskcat    `taskcat lint` with .taskcat.yml (its own venv)

@@ -49,6 +49,8 @@ DRAWN = {
     "AWS::ApplicationAutoScaling::ScalingPolicy": ("aws.management", "AutoScaling"),
     "AWS::WAFv2::WebACL": ("aws.security", "WAF"),
     "AWS::S3::Bucket": ("aws.storage", "SimpleStorageServiceS3Bucket"),
+    "AWS::CertificateManager::Certificate": ("aws.security", "CertificateManager"),
+    "AWS::Route53::RecordSet": ("aws.network", "Route53"),
 }
 # Plumbing a reader of the picture does not need; listed so that nothing new slips by unplaced.
 NOT_DRAWN = {
@@ -70,6 +72,8 @@ NOT_DRAWN = {
     "AWS::WAFv2::WebACLAssociation",  # drawn as the web ACL -> load balancer edge
     "AWS::WAFv2::LoggingConfiguration",  # drawn as the web ACL -> WAF log group edge
     "AWS::CloudFormation::Stack",  # the delivery layer: absent with the default ROLLING strategy
+    "AWS::SNS::TopicPolicy",  # TLS-only publishing: a property of the topic
+    "AWS::EC2::FlowLog",  # drawn as the flow-log role -> flow-log group edge
 }
 # Alarms are many: one node stands for all of them.
 GROUPED = {"AWS::CloudWatch::Alarm": "Alarms"}
@@ -77,6 +81,9 @@ GROUPED = {"AWS::CloudWatch::Alarm": "Alarms"}
 # Edges between logical ids (or the external nodes); checked against the templates.
 EXTERNAL = {"Users": "Internet users", "GitHubActions": "GitHub Actions (OIDC)", "Email": "e-mail"}
 EDGES = [
+    ("Users", "DnsRecord", "DomainName (optional)"),
+    ("DnsRecord", "LoadBalancer", "alias A"),
+    ("Certificate", "LoadBalancer", "TLS 1.3 (DomainName)"),
     ("Users", "InternetGateway", "HTTP(S)"),
     ("InternetGateway", "LoadBalancer", "80 / 443"),
     ("WebAcl", "LoadBalancer", "filters (EnableWaf)"),
@@ -87,6 +94,7 @@ EDGES = [
     ("Service", "S3GatewayEndpoint", "image layers"),
     ("Repository", "Service", "image :<git sha>"),
     ("Service", "LogGroup", "awslogs non-blocking"),
+    ("FlowLogRole", "FlowLogGroup", "VPC flow logs (EnableVpcFlowLogs)"),
     ("Alarms", "AlarmTopic", ""),
     ("AlarmTopic", "Email", "optional"),
     ("GitHubActions", "GitHubOidcProvider", "OIDC token"),
@@ -134,6 +142,8 @@ def label_for(node_id: str, kind: str, resource: dict) -> str:
         )
     if kind == "AWS::EC2::NatGateway" and resource.get("Condition"):
         return f"{node_id}\n(NatGateways=per-az)"
+    if resource.get("Condition") == "HasDomain":
+        return f"{node_id}\n(DomainName + HostedZoneId)"
     return node_id
 
 
@@ -193,8 +203,13 @@ def draw() -> None:
             drawn[node_id] = icon(node_id)
         with Cluster("AWS account, one region"):
             with Cluster("VPC (network.yaml), two Availability Zones"):
-                drawn["InternetGateway"] = icon("InternetGateway")
-                drawn["S3GatewayEndpoint"] = icon("S3GatewayEndpoint")
+                for node_id in (
+                    "InternetGateway",
+                    "S3GatewayEndpoint",
+                    "FlowLogRole",
+                    "FlowLogGroup",
+                ):
+                    drawn[node_id] = icon(node_id)
                 for az in ("1", "2"):
                     with Cluster(f"AZ {az}"):
                         for node_id in (
@@ -205,6 +220,8 @@ def draw() -> None:
                             drawn[node_id] = icon(node_id)
                 with Cluster("service.yaml"):
                     for node_id in ("LoadBalancer", "Cluster", "Service", "CpuScalingPolicy"):
+                        drawn[node_id] = icon(node_id)
+                    for node_id in ("Certificate", "DnsRecord"):
                         drawn[node_id] = icon(node_id)
                     for node_id in ("ExecutionRole", "TaskRole", "LogGroup", "AlarmTopic"):
                         drawn[node_id] = icon(node_id)

@@ -62,12 +62,57 @@ def check_number_allowed_values(template: dict, params: dict) -> None:
             raise ValueError(f"Value {value} not in allowed values for parameter {name}")
 
 
+def refused_for(bad: dict) -> str:
+    """The `match=` for a render refused because of the one parameter in `bad`: cloud-radar's
+    constraint errors end "... for parameter NAME", while a misspelt or unknown parameter raises a
+    ValueError too ("not in the Template"), which a bare raises would take for a refusal."""
+    (name,) = bad
+    return f"for parameter {name}$"
+
+
+def _rule_value(node, values: dict):
+    """One expression of a template's Rules section (the functions Rules allow that ours use)."""
+    if not isinstance(node, dict):
+        return node
+    ((function, argument),) = node.items()
+    if function == "Ref":
+        return values[argument]
+    arguments = [_rule_value(item, values) for item in argument]
+    if function == "Fn::Equals":
+        return arguments[0] == arguments[1]
+    if function == "Fn::Not":
+        return not arguments[0]
+    if function == "Fn::And":
+        return all(arguments)
+    if function == "Fn::Or":
+        return any(arguments)
+    if function == "Fn::Contains":
+        return arguments[1] in arguments[0]
+    raise NotImplementedError(f"Rules function {function}")
+
+
+def check_rules(template: dict, params: dict, region: str) -> None:
+    """cloud-radar 0.17 ignores the Rules section; CloudFormation refuses the stack with the failed
+    assertion's AssertDescription before it creates anything."""
+    values = {name: p.get("Default", "") for name, p in template.get("Parameters", {}).items()}
+    values.update(params)
+    values["AWS::Region"] = region
+    for rule in template.get("Rules", {}).values():
+        if not _rule_value(rule.get("RuleCondition", True), values):
+            continue
+        for assertion in rule["Assertions"]:
+            if not _rule_value(assertion["Assert"], values):
+                raise ValueError(assertion["AssertDescription"])
+
+
 def render(name: str, params: dict | None = None, region: str = REGION) -> dict:
-    """Render a template (Conditions, Ref, Sub, If, Cidr...) with cloud-radar; checks parameters."""
+    """Render a template (Conditions, Ref, Sub, If, Cidr...) with cloud-radar; checks parameters
+    and the template's Rules."""
     functions.REGION_DATA = OFFLINE_REGION_DATA
     params = {k: str(v) for k, v in (params or {}).items()}
     template = Template.from_yaml(str(CFN_DIR / name), imports={})
     check_number_allowed_values(template.template, params)
+    check_rules(load(name), params, region)
     template.StackName = STACK
     template.AccountId = ACCOUNT
     return template.create_stack(params, region)
@@ -106,7 +151,14 @@ def monitoring_params(**overrides) -> dict:
         "TargetGroupFullName": "targetgroup/predi-Targe-1ABC/0123456789abcdef",
         "LogGroupName": f"/ecs/{STACK}",
         "AlarmTopic": ALARM_TOPIC_ARN,
+        "ConsoleHost": "console.aws.amazon.com",
     }
+    return {**params, **overrides}
+
+
+def edge_params(**overrides) -> dict:
+    """The parameters root.yaml passes to edge.yaml (us-east-1's log-delivery account)."""
+    params = {"RootStackName": STACK, "ElbLogDeliveryAccount": "127311923021"}
     return {**params, **overrides}
 
 

@@ -10,7 +10,15 @@ import re
 import cfn_guard_rs
 import pytest
 
-from .conftest import CERTIFICATE_ARN, CFN_DIR, STACK, monitoring_params, render, service_params
+from .conftest import (
+    CERTIFICATE_ARN,
+    CFN_DIR,
+    STACK,
+    edge_params,
+    monitoring_params,
+    render,
+    service_params,
+)
 
 RULES = (CFN_DIR / "policies" / "edge.guard").read_text()
 RULE_NAMES = set(re.findall(r"^rule (\w+)", RULES, re.MULTILINE))
@@ -27,11 +35,12 @@ def service(**overrides):
 
 
 VARIANTS = {
-    "edge-waf": ("edge.yaml", {"RootStackName": STACK}),
-    "edge-no-waf": ("edge.yaml", {"RootStackName": STACK, "EnableWaf": "false"}),
-    "edge-newer-region": ("edge.yaml", {"RootStackName": STACK}, "il-central-1"),
+    "edge-waf": ("edge.yaml", edge_params()),
+    "edge-no-waf": ("edge.yaml", edge_params(EnableWaf="false")),
+    "edge-newer-region": ("edge.yaml", edge_params(ElbLogDeliveryAccount="none"), "il-central-1"),
     "service": service(),
     "service-https": service(CertificateArn=CERTIFICATE_ARN),
+    "service-domain": service(DomainName="api.example.com", HostedZoneId="Z0123456789ABCDEFGHIJ"),
     "monitoring": ("monitoring.yaml", monitoring_params(WebAclName=f"{STACK}-edge")),
 }
 # The parameters a user may turn off break the rule that says they are on, and nothing else.
@@ -123,6 +132,17 @@ BREAKAGES = {
         _set([*BUCKET_PROPERTIES, "PublicAccessBlockConfiguration", "BlockPublicPolicy"], False),
     ),
     "s3_bucket_policies_deny_plain_http": ("edge-waf", _drop_tls_statement),
+    "https_listeners_use_tls13": (
+        "service-domain",
+        _set(["HttpsListener", "Properties", "SslPolicy"], "ELBSecurityPolicy-2016-08"),
+    ),
+    "http_redirects_to_https_when_https_is_served": (
+        "service-domain",
+        _set(
+            ["HttpListener", "Properties", "DefaultActions"],
+            [{"Type": "forward", "TargetGroupArn": "TargetGroup"}],
+        ),
+    ),
 }
 
 

@@ -12,6 +12,7 @@ from .conftest import (
     ALARM_TOPIC_ARN,
     CERTIFICATE_ARN,
     STACK,
+    edge_params,
     load,
     monitoring_params,
     render,
@@ -76,7 +77,7 @@ def monitoring(**overrides):
 
 
 def edge_outputs(enable_waf: str) -> dict:
-    stack = render("edge.yaml", {"RootStackName": STACK, "EnableWaf": enable_waf})
+    stack = render("edge.yaml", edge_params(EnableWaf=enable_waf))
     return {name: output.get("Value", "") for name, output in stack["Outputs"].items()}
 
 

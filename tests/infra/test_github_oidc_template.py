@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import ACCOUNT, REGION, REPOSITORY_ARN, STACK, load, oidc_params, render
+from .conftest import ACCOUNT, REGION, REPOSITORY_ARN, STACK, load, oidc_params, refused_for, render
 
 EXISTING_PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
 # The only actions allowed on Resource "*": none of them has resource-level permissions.
@@ -159,5 +159,5 @@ def test_reads_packaged_templates_from_the_artifacts_bucket_only(stack):
     ],
 )
 def test_wildcards_cannot_reach_the_trust_policy(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=refused_for(bad)):
         render("github-oidc.yaml", oidc_params(**bad))

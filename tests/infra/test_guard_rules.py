@@ -12,6 +12,7 @@ import pytest
 from .conftest import (
     CERTIFICATE_ARN,
     CFN_DIR,
+    edge_params,
     monitoring_params,
     oidc_params,
     render,
@@ -26,9 +27,14 @@ VARIANTS = {
     "network-shared-nat": ("network.yaml", {}),
     "network-nat-per-az": ("network.yaml", {"NatGateways": "per-az"}),
     "registry": ("registry.yaml", {}),
-    "edge-waf": ("edge.yaml", {"RootStackName": "predict-api"}),
+    "edge-waf": ("edge.yaml", edge_params()),
     "service-http": ("service.yaml", service_params()),
     "service-https": ("service.yaml", service_params(CertificateArn=CERTIFICATE_ARN)),
+    "service-domain": (
+        "service.yaml",
+        service_params(DomainName="api.example.com", HostedZoneId="Z0123456789ABCDEFGHIJ"),
+    ),
+    "service-arm64": ("service.yaml", service_params(CpuArchitecture="ARM64")),
     "monitoring": ("monitoring.yaml", monitoring_params()),
     "service-email": ("service.yaml", service_params(AlarmEmail="ops@example.com")),
     "oidc-new-provider-branch": ("github-oidc.yaml", oidc_params()),
@@ -199,6 +205,16 @@ BREAKAGES = {
         _set(["PublicSubnet1", "Properties", "MapPublicIpOnLaunch"], True),
     ),
     "alarms_notify": ("monitoring", _set(["CpuHighAlarm", "Properties", "AlarmActions"], [])),
+    "vpc_flow_logs_enabled": (
+        "network-shared-nat",
+        lambda s: s["Resources"].pop("FlowLog"),
+    ),
+    "sns_topics_publish_only_over_tls": (
+        "service-http",
+        _set(
+            ["AlarmTopicPolicy", "Properties", "PolicyDocument", "Statement", 0, "Effect"], "Allow"
+        ),
+    ),
 }
 
 
@@ -212,3 +228,8 @@ def test_each_rule_fails_when_its_promise_is_broken(rendered, rule):
     stack = copy.deepcopy(rendered[variant])
     mutate(stack)
     assert rule in failed_rules(guard(stack))
+
+
+def test_turning_flow_logs_off_breaks_exactly_their_rule():
+    stack = render("network.yaml", {"EnableFlowLogs": "false"})
+    assert failed_rules(guard(stack)) == {"vpc_flow_logs_enabled"}

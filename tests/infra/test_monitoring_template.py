@@ -15,6 +15,7 @@ from .conftest import (
     STACK,
     app_metric_references,
     monitoring_params,
+    refused_for,
     render,
     resources_of_type,
 )
@@ -235,9 +236,17 @@ def test_saved_queries_read_the_service_log_group(stack):
         assert props["Name"].startswith(f"{STACK}/{title}"), name
         assert props["LogGroupNames"] == [f"/ecs/{STACK}"], name
         assert needle in props["QueryString"], name
-    assert stack["Outputs"]["DashboardUrl"]["Value"].startswith(
-        "https://us-east-1.console.aws.amazon.com/"
-    )
+
+
+@pytest.mark.parametrize(
+    "console",
+    ["console.aws.amazon.com", "console.amazonaws.cn", "console.amazonaws-us-gov.com"],
+)
+def test_the_dashboard_link_uses_the_partitions_console(console):
+    # The root passes its partition's console host (root.yaml's Partitions mapping).
+    stack = render("monitoring.yaml", monitoring_params(ConsoleHost=console))
+    url = stack["Outputs"]["DashboardUrl"]["Value"]
+    assert url.startswith(f"https://{console}/cloudwatch/home?region=us-east-1#dashboards:name=")
 
 
 @pytest.mark.parametrize(
@@ -247,8 +256,9 @@ def test_saved_queries_read_the_service_log_group(stack):
         {"LoadBalancerFullName": "my-alb"},
         {"CpuAlarmPercent": "101"},
         {"AppLatencyP99AlarmMilliseconds": "0"},
+        {"ConsoleHost": "evil.example.com"},
     ],
 )
 def test_monitoring_rejects_bad_values(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=refused_for(bad)):
         render("monitoring.yaml", monitoring_params(**bad))

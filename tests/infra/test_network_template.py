@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from .conftest import render, resources_of_type
+from .conftest import refused_for, render, resources_of_type
 
 
 def props(stack, name):
@@ -62,10 +62,58 @@ def test_s3_gateway_endpoint_on_the_private_route_tables(shared):
 def test_custom_cidr_and_outputs():
     stack = render("network.yaml", {"VpcCidr": "172.20.0.0/20"})
     assert props(stack, "PrivateSubnet2")["CidrBlock"] == "172.20.3.0/24"
-    assert set(stack["Outputs"]) == {"VpcId", "VpcCidr", "PublicSubnetIds", "PrivateSubnetIds"}
+    assert set(stack["Outputs"]) == {
+        "VpcId",
+        "VpcCidr",
+        "PublicSubnetIds",
+        "PrivateSubnetIds",
+        "FlowLogGroupName",
+    }
 
 
-@pytest.mark.parametrize("bad", [{"VpcCidr": "10.0.0.0/21"}, {"VpcCidr": "300.0.0.0/16"}])
+def test_vpc_flow_logs_record_all_traffic_into_a_group_with_retention_by_default():
+    stack = render("network.yaml", {"LogRetentionDays": 14})
+    flow_log = props(stack, "FlowLog")
+    assert flow_log["ResourceType"] == "VPC" and flow_log["ResourceId"] == "Vpc"
+    assert flow_log["TrafficType"] == "ALL"
+    assert flow_log["LogDestinationType"] == "cloud-watch-logs"
+    assert flow_log["LogGroupName"] == "FlowLogGroup"
+    assert props(stack, "FlowLogGroup")["RetentionInDays"] == "14"
+    assert stack["Outputs"]["FlowLogGroupName"]["Value"] == "FlowLogGroup"
+
+
+def test_the_flow_log_role_may_only_write_into_that_group_for_this_account(shared):
+    role = props(shared, "FlowLogRole")
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    (policy,) = role["Policies"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert set(statement["Action"]) == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "logs:DescribeLogStreams",
+    }
+    assert statement["Resource"] != "*"
+    assert props(shared, "FlowLog")["DeliverLogsPermissionArn"] == "FlowLogRole.Arn"
+
+
+def test_flow_logs_can_be_turned_off():
+    stack = render("network.yaml", {"EnableFlowLogs": "false"})
+    assert not {"FlowLog", "FlowLogGroup", "FlowLogRole"} & set(stack["Resources"])
+    # (cloud-radar drops an output value that renders to "".)
+    assert stack["Outputs"]["FlowLogGroupName"].get("Value", "") == ""
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"VpcCidr": "10.0.0.0/21"},
+        {"VpcCidr": "300.0.0.0/16"},
+        {"EnableFlowLogs": "yes"},
+        {"LogRetentionDays": "42"},
+    ],
+)
 def test_network_rejects_bad_values(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=refused_for(bad)):
         render("network.yaml", bad)

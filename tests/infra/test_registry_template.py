@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import render
+from .conftest import refused_for, render
 
 
 def repository(stack):
@@ -54,5 +54,5 @@ def test_outputs_what_the_root_and_the_deploy_role_need():
 
 @pytest.mark.parametrize("bad", ["0", "1001"])
 def test_registry_rejects_bad_values(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=refused_for({"ImagesToKeep": bad})):
         render("registry.yaml", {"ImagesToKeep": bad})

@@ -6,7 +6,17 @@ import re
 
 import pytest
 
-from .conftest import ACCOUNT, CFN_DIR, REGION, STACK, load, render, root_params
+from .conftest import (
+    ACCOUNT,
+    CERTIFICATE_ARN,
+    CFN_DIR,
+    REGION,
+    STACK,
+    load,
+    refused_for,
+    render,
+    root_params,
+)
 
 CONTRACT_OUTPUTS = {
     "RepositoryUri",
@@ -21,6 +31,8 @@ CONTRACT_OUTPUTS = {
     "ArtifactsBucketName",
     "AccessLogsBucketName",
     "WafLogGroupName",
+    "VpcFlowLogGroupName",
+    "CertificateArn",
 }
 SERVICE_DEPENDENT_OUTPUTS = {
     "ClusterName",
@@ -31,6 +43,7 @@ SERVICE_DEPENDENT_OUTPUTS = {
     "LogGroupName",
     "AccessLogsBucketName",
     "WafLogGroupName",
+    "CertificateArn",
 }
 
 
@@ -44,7 +57,13 @@ def nested_stacks(template: dict) -> dict:
 
 def test_every_template_url_is_a_local_file_that_exists():
     # cfn-lint only logs a missing child template and exits 0: this is the check.
-    urls = {r["Properties"]["TemplateURL"] for r in nested_stacks(load("root.yaml")).values()}
+    urls, parents = set(), ["root.yaml"]
+    while parents:  # nested stacks at any depth (service.yaml nests delivery.yaml)
+        children = {
+            r["Properties"]["TemplateURL"] for r in nested_stacks(load(parents.pop())).values()
+        }
+        parents += sorted(children - urls)
+        urls |= children
     # No template lies unused beside them.
     # (bootstrap.yaml is deployed on its own before the root: it holds the artifacts bucket.)
     assert urls == {path.name for path in CFN_DIR.glob("*.yaml")} - {"root.yaml", "bootstrap.yaml"}
@@ -151,5 +170,60 @@ def test_image_tag_default_is_empty_meaning_no_image_yet():
     ],
 )
 def test_bad_parameter_values_are_rejected_before_anything_is_created(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=refused_for(bad)):
         render("root.yaml", root_params(**bad))
+
+
+DOMAIN = {"DomainName": "api.example.com", "HostedZoneId": "Z0123456789ABCDEFGHIJ"}
+
+
+def test_a_domain_and_its_zone_reach_the_service_and_its_certificate_becomes_an_output():
+    stack = render("root.yaml", root_params(ImageTag="abc1234", **DOMAIN))
+    service = stack["Resources"]["Service"]["Properties"]["Parameters"]
+    assert service["DomainName"] == "api.example.com"
+    assert service["HostedZoneId"] == "Z0123456789ABCDEFGHIJ"
+    # The release tool reads these two: the URL to check and the certificate to report on.
+    assert stack["Outputs"]["ServiceUrl"]["Value"] == "Service.Outputs.ServiceUrl"
+    assert stack["Outputs"]["CertificateArn"]["Value"] == "Service.Outputs.CertificateArn"
+
+
+@pytest.mark.parametrize(
+    ("given", "refusal"),
+    [
+        ({"DomainName": "api.example.com"}, "DomainName needs HostedZoneId"),
+        ({"HostedZoneId": "Z0123456789ABCDEFGHIJ"}, "HostedZoneId needs DomainName"),
+        ({**DOMAIN, "CertificateArn": CERTIFICATE_ARN}, "not both"),
+    ],
+)
+def test_the_rules_refuse_half_a_domain_and_two_certificate_sources(given, refusal):
+    # CloudFormation evaluates Rules before it creates anything (conftest.check_rules plays them).
+    with pytest.raises(ValueError, match=refusal):
+        render("root.yaml", root_params(ImageTag="abc1234", **given))
+
+
+@pytest.mark.parametrize("given", [{}, DOMAIN, {"CertificateArn": CERTIFICATE_ARN}])
+def test_each_allowed_https_choice_passes_the_rules(given):
+    render("root.yaml", root_params(ImageTag="abc1234", **given))
+
+
+@pytest.mark.parametrize("architecture", ["X86_64", "ARM64"])
+def test_the_cpu_architecture_reaches_the_service(architecture):
+    stack = render("root.yaml", root_params(ImageTag="abc1234", CpuArchitecture=architecture))
+    service = stack["Resources"]["Service"]["Properties"]["Parameters"]
+    assert service["CpuArchitecture"] == architecture
+
+
+def test_x86_64_is_the_default_architecture_and_nothing_else_is_accepted():
+    assert load("root.yaml")["Parameters"]["CpuArchitecture"]["Default"] == "X86_64"
+    bad = {"CpuArchitecture": "arm64"}
+    with pytest.raises(ValueError, match=refused_for(bad)):
+        render("root.yaml", root_params(**bad))
+
+
+@pytest.mark.parametrize("enabled", ["true", "false"])
+def test_vpc_flow_logs_are_on_by_default_and_the_switch_reaches_the_network(enabled):
+    assert load("root.yaml")["Parameters"]["EnableVpcFlowLogs"]["Default"] == "true"
+    stack = render("root.yaml", root_params(EnableVpcFlowLogs=enabled, LogRetentionDays=14))
+    network = stack["Resources"]["Network"]["Properties"]["Parameters"]
+    assert network["EnableFlowLogs"] == enabled
+    assert network["LogRetentionDays"] == "14"

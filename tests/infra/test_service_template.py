@@ -15,6 +15,7 @@ from .conftest import (
     REPOSITORY_URI,
     STACK,
     load,
+    refused_for,
     render,
     resources_of_type,
     service_params,
@@ -379,10 +380,14 @@ def test_only_one_service_and_one_task_definition(http_stack):
         {"CpuTargetPercent": "95"},
         {"AlarmEmail": "not-an-address"},
         {"AppLatencyP99AlarmMilliseconds": "0"},
+        {"CpuArchitecture": "arm64"},
+        {"DomainName": "API.example.com"},
+        {"DomainName": "https://api.example.com"},
+        {"HostedZoneId": "example.com"},
     ],
 )
 def test_service_rejects_bad_values(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=refused_for(bad)):
         render("service.yaml", service_params(**bad))
 
 
@@ -394,3 +399,104 @@ def test_cors_origins_reach_the_container_and_a_malformed_value_is_refused():
     assert env["CORS_ALLOWED_ORIGINS"] == origins
     with pytest.raises(ValueError, match="CorsAllowedOrigins"):
         render("service.yaml", service_params(CorsAllowedOrigins="app.example.com"))
+
+
+DOMAIN = "api.example.com"
+ZONE = "Z0123456789ABCDEFGHIJ"
+
+
+@pytest.fixture(scope="module")
+def domain_stack():
+    return render("service.yaml", service_params(DomainName=DOMAIN, HostedZoneId=ZONE))
+
+
+def test_with_a_domain_the_stack_issues_a_certificate_validated_by_dns_in_the_zone(domain_stack):
+    certificate = props(domain_stack, "Certificate")
+    assert certificate["DomainName"] == DOMAIN
+    assert certificate["ValidationMethod"] == "DNS"
+    # Naming the zone is what makes CloudFormation write the validation record itself.
+    assert certificate["DomainValidationOptions"] == [{"DomainName": DOMAIN, "HostedZoneId": ZONE}]
+
+
+def test_with_a_domain_the_name_is_an_alias_of_the_load_balancer(domain_stack):
+    record = props(domain_stack, "DnsRecord")
+    assert (record["HostedZoneId"], record["Name"], record["Type"]) == (ZONE, DOMAIN, "A")
+    assert record["AliasTarget"]["DNSName"] == "LoadBalancer.DNSName"
+    assert record["AliasTarget"]["HostedZoneId"] == "LoadBalancer.CanonicalHostedZoneID"
+    # An IPv4-only load balancer has no AAAA to point at.
+    assert props(domain_stack, "LoadBalancer").get("IpAddressType", "ipv4") == "ipv4"
+    assert len(resources_of_type(domain_stack, "AWS::Route53::RecordSet")) == 1
+
+
+def test_with_a_domain_https_serves_that_certificate_and_http_redirects(domain_stack):
+    https = props(domain_stack, "HttpsListener")
+    assert (https["Protocol"], https["Port"]) == ("HTTPS", 443)
+    assert https["Certificates"] == [{"CertificateArn": "Certificate"}]
+    assert https["DefaultActions"] == [{"Type": "forward", "TargetGroupArn": "TargetGroup"}]
+    (redirect,) = props(domain_stack, "HttpListener")["DefaultActions"]
+    assert redirect == {
+        "Type": "redirect",
+        "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"},
+    }
+    assert internet_ingress(domain_stack) == [(80, 80, "0.0.0.0/0"), (443, 443, "0.0.0.0/0")]
+
+
+@pytest.mark.parametrize("variant", ["domain", "own certificate"])
+def test_https_uses_the_tls13_policy_with_post_quantum_key_exchange(
+    variant, domain_stack, https_stack
+):
+    # The policy AWS recommends (ELB docs, "Security policies for your Application Load Balancer"):
+    # TLS 1.3 and 1.2, hybrid ML-KEM key exchange for clients that offer it.
+    stack = domain_stack if variant == "domain" else https_stack
+    assert (
+        props(stack, "HttpsListener")["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
+    )
+
+
+def test_with_a_domain_hsts_is_on_and_the_outputs_name_the_https_url_and_certificate(domain_stack):
+    env = {e["Name"]: e.get("Value", "") for e in container(domain_stack)["Environment"]}
+    assert env["HSTS_MAX_AGE"] == "31536000"
+    assert domain_stack["Outputs"]["ServiceUrl"]["Value"] == f"https://{DOMAIN}"
+    assert domain_stack["Outputs"]["CertificateArn"]["Value"] == "Certificate"
+
+
+def test_with_an_own_certificate_the_stack_issues_none_and_outputs_that_one(https_stack):
+    assert not {"Certificate", "DnsRecord"} & set(https_stack["Resources"])
+    assert https_stack["Outputs"]["CertificateArn"]["Value"] == CERTIFICATE_ARN
+
+
+def test_without_a_domain_or_certificate_it_stays_plain_http_without_hsts(http_stack):
+    assert not {"Certificate", "DnsRecord", "HttpsListener"} & set(http_stack["Resources"])
+    assert http_stack["Outputs"]["ServiceUrl"]["Value"].startswith("http://")
+    # (cloud-radar drops an output value that renders to "".)
+    assert http_stack["Outputs"]["CertificateArn"].get("Value", "") == ""
+
+
+@pytest.mark.parametrize("architecture", ["X86_64", "ARM64"])
+def test_the_task_runs_on_the_chosen_cpu_architecture(architecture):
+    stack = render("service.yaml", service_params(CpuArchitecture=architecture))
+    platform = props(stack, "TaskDefinition")["RuntimePlatform"]
+    assert platform == {"OperatingSystemFamily": "LINUX", "CpuArchitecture": architecture}
+
+
+def test_the_alarm_topic_refuses_publishing_without_tls(http_stack):
+    policy = props(http_stack, "AlarmTopicPolicy")
+    assert policy["Topics"] == ["AlarmTopic"]
+    statements = policy["PolicyDocument"]["Statement"]
+    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny["Principal"] == "*" and deny["Action"] == "sns:Publish"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_only_this_stacks_alarms_may_publish_to_the_topic_as_cloudwatch(http_stack):
+    # The policy replaces the topic's default one, so CloudWatch needs its own Allow; the monitoring
+    # stack's alarms are named RootStackName-* as well.
+    statements = props(http_stack, "AlarmTopicPolicy")["PolicyDocument"]["Statement"]
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish"
+    source = allow["Condition"]["ArnLike"]["aws:SourceArn"]
+    assert source == f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{STACK}-*"
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    for alarm in resources_of_type(http_stack, "AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["AlarmName"].startswith(f"{STACK}-")
