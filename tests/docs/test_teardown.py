@@ -1,6 +1,6 @@
 """README "Tear down" removes everything a deploy leaves behind: each resource a template keeps
 (DeletionPolicy Retain), the load balancer's deletion protection (turned off before the stack is
-deleted), what ECS and the scripts create outside the stacks. Read from the templates and scripts,
+deleted), what ECS creates outside the stacks. Read from the templates,
 so a new retained resource fails here until the README says how to remove it."""
 
 from __future__ import annotations
@@ -16,11 +16,6 @@ from cfnlint.decode import decode_str
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = sorted((REPO_ROOT / "cloudformation").glob("*.yaml"))
-BUCKET_MAKERS = [
-    script
-    for script in sorted((REPO_ROOT / "scripts").glob("*.sh"))
-    if "s3api create-bucket" in script.read_text()
-]
 VENV_BIN = Path(sys.executable).parent
 
 KEEPING_POLICIES = {"Retain", "RetainExceptOnCreate"}
@@ -124,13 +119,18 @@ def test_container_insights_log_group_is_removed():
     assert re.search(r"aws logs delete-log-group .*/aws/ecs/containerinsights/", section)
 
 
-@pytest.mark.parametrize("script", BUCKET_MAKERS, ids=lambda path: path.name)
-def test_a_bucket_a_script_makes_is_removed_with_its_versions(script):
-    text = script.read_text()
+def test_a_kept_versioned_bucket_is_emptied_of_every_version_and_its_stack_deleted():
+    versioned = [
+        (template, name)
+        for template, name, resource in kept()
+        if resource["Type"] == "AWS::S3::Bucket" and is_versioned(resource)
+    ]
+    assert versioned, "no kept versioned bucket: update this test"
     section = tear_down()
-    assert "artifacts" in section and "aws s3 rb" in section
-    if re.search(r"put-bucket-versioning .*Status=Enabled", text):
-        assert EVERY_VERSION in section
+    for template, _ in versioned:
+        assert f"`{template}`" in section
+    assert EVERY_VERSION in section
+    assert section.index(EVERY_VERSION) < section.rindex(DELETE_STACK)
 
 
 def test_the_tear_down_commands_pass_shellcheck(tmp_path):
