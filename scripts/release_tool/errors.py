@@ -1,5 +1,5 @@
-"""Exit codes and their meanings: the one home of the table that `release.sh --help` prints and
-README's "Release" table repeats (a test keeps the two equal)."""
+"""Exit codes and their meanings: the one home of the table that `release.sh --help` prints, for
+the release and the infrastructure deploy alike."""
 
 from __future__ import annotations
 
