@@ -73,7 +73,7 @@ class UvicornWorker(_UvicornWorker):
         # so, it serves on until the master SIGKILLs it at graceful_timeout, logged as ERRORs.
         # Quick means now: leave the event loop and exit 0.
         super().handle_exit(sig, frame)
-        sys.exit(0)
+        _exit_cleanly(sig, frame)
 
     def run(self) -> None:
         # Hand uvicorn the listening sockets themselves, not Gunicorn's wrappers: uvloop detaches
@@ -85,4 +85,7 @@ class UvicornWorker(_UvicornWorker):
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
+    # Closing the event loop resets SIGQUIT to its default action, which would kill the exiting
+    # worker if the master's quick shutdown (Ctrl-C reaches both) arrives then: held off instead.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGQUIT})
     sys.exit(0)

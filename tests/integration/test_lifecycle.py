@@ -49,6 +49,10 @@ def test_a_clean_stop_logs_info_lines_only(fresh_gunicorn, stop):
     # as trouble: an ordinary stop must leave none.
     server = fresh_gunicorn()
     server.wait_for_workers(2)
+    serving = time.monotonic() + 15  # both workers' event loops run (a booting one is not stopping)
+    while sum(e["message"].startswith("Started server process") for e in server.log_entries()) < 2:
+        assert time.monotonic() < serving, "the workers did not start serving"
+        time.sleep(0.05)
     assert requests.get(f"{server.base_url}/predict", timeout=5).status_code == 200
     if stop.startswith("SIGTERM"):
         server.process.send_signal(signal.SIGTERM)
