@@ -23,6 +23,7 @@ import boto3
 import pytest
 from cfnlint.decode import cfn_yaml
 
+from tests.infra.hosted_zones import hosted_zone
 from tests.release.stand_in import BASH, FAKE_PODMAN, STACK
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -159,20 +160,6 @@ def git(repo: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(repo), *identity, *args], check=True, capture_output=True)
 
 
-def public_zone(name: str) -> str:
-    """A public hosted zone whose ID looks like AWS's (Z, then capitals and digits: CloudFormation's
-    HostedZoneId pattern Z[A-Z0-9]+); moto draws 22 capitals and digits without the Z."""
-    route53 = boto3.client("route53")
-    for attempt in range(1000):
-        zone_id = route53.create_hosted_zone(Name=name, CallerReference=f"{name}-{attempt}")[
-            "HostedZone"
-        ]["Id"].removeprefix("/hostedzone/")
-        if zone_id.startswith("Z"):
-            return zone_id
-        route53.delete_hosted_zone(Id=zone_id)
-    raise AssertionError("moto drew no zone ID starting with Z")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("domain", [None, "api.example.com"], ids=["plain-http", "domain"])
 def test_deploy_to_your_account_steps_1_to_3_as_written(aws_env, health_server, tmp_path, domain):
@@ -203,7 +190,7 @@ def test_deploy_to_your_account_steps_1_to_3_as_written(aws_env, health_server, 
     by_hand = "sed -i 's|octo-org/predict-api|my-org/predict-api|' cloudformation/parameters.json\n"
     if domain:  # the recommended edit, as the README asks: a name in the account's public zone
         assert "DomainName and HostedZoneId" in script
-        zone = public_zone("example.com")
+        zone = hosted_zone("example.com")
         by_hand += (
             f'sed -i -e \'s|"DomainName": ""|"DomainName": "{domain}"|\' '
             f'-e \'s|"HostedZoneId": ""|"HostedZoneId": "{zone}"|\' '
