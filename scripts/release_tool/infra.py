@@ -73,6 +73,10 @@ def start(args: argparse.Namespace, state: InfraState, session: Any = None) -> E
 
     reporter.step(f"checking AWS credentials and stack {args.stack} in {region}")
     identity = check_credentials(clients, reporter)
+    if values and values.get("DomainName"):
+        _require_public_zone_holding(
+            session.client("route53", region_name=region), values, reporter
+        )
     try:
         found = _usable_or_none(cfn, args.stack, reporter, args.dry_run)
     except DryRunEnds as ended:
@@ -208,6 +212,39 @@ def _require_tag_in_ecr(ecr: Any, values: dict, found: dict | None, name: str, t
             f"image tag {tag} is not in ECR repository {repository}; push it first "
             "(scripts/release.sh builds and pushes)",
         ) from None
+
+
+def _require_public_zone_holding(route53: Any, values: dict, reporter: Reporter) -> None:
+    """The certificate is validated by a record CloudFormation writes into HostedZoneId: that
+    only works in a public zone that holds DomainName (ACM User Guide, "DNS validation";
+    AWS::CertificateManager::Certificate DomainValidationOption), else the create waits, fails
+    and rolls back."""
+    domain, zone_id = values["DomainName"], values["HostedZoneId"]
+    try:
+        zone = route53.get_hosted_zone(Id=zone_id)["HostedZone"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "NoSuchHostedZone":
+            raise
+        raise ReleaseError(
+            ExitCode.USAGE,
+            f"HostedZoneId {zone_id} does not exist in this account: set the Route 53 public "
+            f"zone that holds DomainName {domain}",
+        ) from None
+    name = zone["Name"]
+    if zone.get("Config", {}).get("PrivateZone"):
+        raise ReleaseError(
+            ExitCode.USAGE,
+            f"HostedZoneId {zone_id} ({name}) is a private zone: ACM validates the certificate "
+            f"by DNS in a public zone; set the public zone that holds DomainName {domain}",
+        )
+    apex = name.rstrip(".").lower()
+    if domain != apex and not domain.endswith(f".{apex}"):
+        raise ReleaseError(
+            ExitCode.USAGE,
+            f"DomainName {domain} is not inside hosted zone {zone_id} ({name}): set a name "
+            f"under {apex}, or the zone that holds {domain}",
+        )
+    reporter.info(f"DomainName {domain} is in the public hosted zone {zone_id} ({name})")
 
 
 def _reuse_oidc_provider(iam: Any, overrides: dict, found: dict | None, reporter: Reporter) -> None:

@@ -61,3 +61,10 @@ _TemplateLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
 def template_parameters(path: Path) -> set[str]:
     template = yaml.load(path.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506
     return set((template or {}).get("Parameters") or {})
+
+
+def parameter_patterns(path: Path) -> dict[str, str]:
+    """NAME -> AllowedPattern: the template is the one home of what a value may look like."""
+    template = yaml.load(path.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506
+    parameters = (template or {}).get("Parameters") or {}
+    return {name: p["AllowedPattern"] for name, p in parameters.items() if "AllowedPattern" in p}

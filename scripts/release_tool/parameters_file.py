@@ -4,8 +4,10 @@ AWS call, so that a bad value never leaves half a deployment behind."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+from release_tool import package
 from release_tool.errors import ExitCode, ReleaseError
 
 # The example file's repository: deploying it would let someone else's workflow assume the role.
@@ -50,6 +52,7 @@ def check(values: dict[str, str], path: Path) -> None:
                 f"GitHubRepository in {path} is the example's {EXAMPLE_REPOSITORY}: set your "
                 "OWNER/REPO (the deploy role trusts that repository's workflows)"
             )
+    _check_domain(values, path)
     # CloudFormation cannot compare two parameters, and the scalable target fails mid-create when
     # its maximum is below its minimum. One without the other keeps the stack's previous value,
     # which cannot be checked here: refused.
@@ -71,17 +74,54 @@ def check(values: dict[str, str], path: Path) -> None:
             )
 
 
+def _check_domain(values: dict[str, str], path: Path) -> None:
+    """root.yaml's Rules and patterns, checked here so that a wrong value fails in one line before
+    anything is created, not as a change set error."""
+    domain, zone = values.get("DomainName", ""), values.get("HostedZoneId", "")
+    if domain and not zone:
+        raise _refuse(
+            f"DomainName is set but HostedZoneId is not in {path}: set both (HostedZoneId: the "
+            "Route 53 public zone that holds the name) or neither"
+        )
+    if zone and not domain:
+        raise _refuse(
+            f"HostedZoneId is set but DomainName is not in {path}: set both (DomainName: the name "
+            "to serve inside that zone) or neither"
+        )
+    if domain and values.get("CertificateArn"):
+        raise _refuse(
+            f"DomainName and CertificateArn are both set in {path}: the stack issues the "
+            "certificate for DomainName; set one of them"
+        )
+    if not domain:
+        return
+    patterns = package.parameter_patterns(package.ROOT_TEMPLATE)
+    # ACM's limit for a certificate's name (RequestCertificate, DomainName: at most 253).
+    if len(domain) > 253 or not re.fullmatch(patterns["DomainName"], domain):
+        raise _refuse(
+            f"DomainName {domain!r} in {path} is not a DNS name: lower-case labels of letters, "
+            "digits and inner hyphens, dot-separated, no trailing dot (e.g. api.example.com)"
+        )
+    if not re.fullmatch(patterns["HostedZoneId"], zone):
+        raise _refuse(
+            f"HostedZoneId {zone!r} in {path} is not a hosted zone ID: Z and capitals or digits, "
+            "without /hostedzone/ (e.g. Z0123456789ABCDEFGHIJ)"
+        )
+
+
 def certificate_warning(values: dict[str, str], path: Path) -> str | None:
     """No certificate = a load balancer that answers plain HTTP only: say so."""
-    how_to = 'README "The public edge" shows how to get a certificate'
+    how_to = 'set DomainName and HostedZoneId (README "The public edge")'
+    if values.get("DomainName"):
+        return None
     if "CertificateArn" not in values:
         return (
-            f"no CertificateArn in {path}: a new stack serves plain HTTP only (an existing one "
-            f"keeps its certificate, if any); {how_to}"
+            f"no DomainName nor CertificateArn in {path}: a new stack serves plain HTTP only (an "
+            f"existing one keeps its certificate, if any); {how_to}"
         )
     if not values["CertificateArn"]:
         return (
-            f"CertificateArn is empty in {path}: the service is served over plain HTTP only; "
-            f"{how_to}"
+            f"DomainName and CertificateArn are empty in {path}: the service is served over "
+            f"plain HTTP only; {how_to}"
         )
     return None

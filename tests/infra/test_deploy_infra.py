@@ -17,6 +17,7 @@ from release_tool import cli, package
 from release_tool.errors import ExitCode
 
 from .conftest import CFN_DIR, REPO_ROOT, load
+from .hosted_zones import hosted_zone
 
 SCRIPT = REPO_ROOT / "scripts" / "deploy-infra.sh"
 EXAMPLE = CFN_DIR / "parameters.example.json"
@@ -335,3 +336,107 @@ def test_package_only_writes_the_template_for_taskcat_and_deploys_nothing(aws_en
         "predict-api-bootstrap"
     ]
     assert iam.list_roles(PathPrefix="/aws-service-role/")["Roles"] == []
+
+
+ZONE_ID = "Z0123456789ABCDEFGHIJ"
+
+
+@pytest.mark.parametrize(
+    ("changes", "named", "message"),
+    [
+        ({"DomainName": "api.example.com"}, ["DomainName", "HostedZoneId"], "set both"),
+        ({"HostedZoneId": ZONE_ID}, ["HostedZoneId", "DomainName"], "set both"),
+        (
+            {"DomainName": "api.example.com", "HostedZoneId": ZONE_ID, "CertificateArn": "arn:x"},
+            ["DomainName", "CertificateArn"],
+            "both set",
+        ),
+        *(
+            ({"DomainName": name, "HostedZoneId": ZONE_ID}, ["DomainName"], "is not a DNS name")
+            for name in (
+                "API.example.com",  # root.yaml's pattern: lower case
+                "api.example.com.",  # as Route 53 prints names: trailing dot
+                "api..example.com",
+                "-api.example.com",
+                "api_1.example.com",
+                "https://api.example.com",
+                "localhost",
+                f"{'a' * 64}.example.com",  # a label is at most 63 characters
+                ".".join(["a" * 63] * 4) + ".com",  # 259 characters > ACM's 253
+            )
+        ),
+        (
+            {"DomainName": "api.example.com", "HostedZoneId": f"/hostedzone/{ZONE_ID}"},
+            ["HostedZoneId"],
+            "is not a hosted zone ID",
+        ),
+    ],
+)
+def test_a_domain_without_its_zone_or_beside_a_certificate_is_refused_in_one_line(
+    changes, named, message, tmp_path
+):
+    result = run("--parameters", str(own_parameters(tmp_path, **changes)), env=NOBODY)
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if "error" in line]
+    assert message in line and all(name in line for name in named), line
+    assert "cannot reach AWS" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["api.example.com", "example.com", "a-1.b.example.co.uk"])
+def test_a_domain_with_its_zone_passes_the_local_checks_without_a_plain_http_warning(
+    name, tmp_path
+):
+    changes = {"DomainName": name, "HostedZoneId": ZONE_ID}
+    result = run("--parameters", str(own_parameters(tmp_path, **changes)), env=NOBODY)
+    assert result.returncode == ExitCode.PREREQUISITE, result.stderr  # stopped at AWS, not before
+    assert "cannot reach AWS" in result.stderr and "plain HTTP" not in result.stderr
+
+
+def nothing_was_created() -> bool:
+    iam, cfn = clients("iam", "cloudformation")
+    return (
+        cfn.list_stacks()["StackSummaries"] == []
+        and iam.list_roles(PathPrefix="/aws-service-role/")["Roles"] == []
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("zone_name", "private", "domain", "message"),
+    [
+        (
+            "example.com",
+            False,
+            "api.example.org",
+            "is not inside hosted zone {zone} (example.com.)",
+        ),
+        # A sibling that merely ends in the same letters is not inside the zone.
+        ("example.com", False, "api.myexample.com", "is not inside hosted zone {zone}"),
+        ("example.com", True, "api.example.com", "{zone} (example.com.) is a private zone"),
+        (None, False, "api.example.com", "HostedZoneId {zone} does not exist"),
+    ],
+)
+def test_a_zone_that_cannot_validate_the_certificate_is_refused_before_anything_is_created(
+    aws_env, tmp_path, capsys, zone_name, private, domain, message
+):
+    zone = hosted_zone(zone_name, private) if zone_name else ZONE_ID
+    params = own_parameters(tmp_path, DomainName=domain, HostedZoneId=zone)
+    code = cli.main(["infra", "--parameters", str(params)])
+    err = capsys.readouterr().err
+    assert code == ExitCode.USAGE, err
+    (line,) = [line for line in err.splitlines() if "error" in line]
+    assert message.format(zone=zone) in line and domain in line, line
+    assert nothing_was_created()
+
+
+@pytest.mark.slow
+def test_a_domain_in_its_public_zone_reaches_the_stack(aws_env, stand_in_root, tmp_path, capsys):
+    zone = hosted_zone("example.com")
+    params = own_parameters(tmp_path, DomainName="api.example.com", HostedZoneId=zone)
+    assert cli.main(["infra", "--parameters", str(params)]) == ExitCode.OK
+    out = capsys.readouterr()
+    assert f"DomainName api.example.com is in the public hosted zone {zone}" in out.out
+    assert "plain HTTP" not in out.err
+    deployed = parameters_of("predict-api")
+    assert deployed["DomainName"] == "api.example.com" and deployed["HostedZoneId"] == zone
+    assert deployed["CertificateArn"] == ""

@@ -39,16 +39,16 @@ def stderr_of_run(params: dict, tmp_path: Path) -> str:
 
 def test_the_example_parameters_warn_that_the_service_is_plain_http(tmp_path):
     example = json.loads((CFN_DIR / "parameters.example.json").read_text())
-    assert example["CertificateArn"] == ""
+    assert example["CertificateArn"] == example["DomainName"] == example["HostedZoneId"] == ""
     stderr = stderr_of_run({**example, "GitHubRepository": "my-org/predict-api"}, tmp_path)
     (warning,) = [line for line in stderr.splitlines() if "warning" in line]
-    assert "CertificateArn is empty" in warning and "plain HTTP" in warning
+    assert "DomainName and CertificateArn are empty" in warning and "plain HTTP" in warning
     assert "The public edge" in warning  # where the README says how to get a certificate
 
 
 def test_a_file_without_certificate_arn_warns_for_a_new_stack(tmp_path):
     stderr = stderr_of_run({"GitHubRepository": "my-org/predict-api"}, tmp_path)
-    assert "warning: no CertificateArn" in stderr and "plain HTTP" in stderr
+    assert "warning: no DomainName nor CertificateArn" in stderr and "plain HTTP" in stderr
 
 
 def test_a_certificate_means_no_warning(tmp_path):

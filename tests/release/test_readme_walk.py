@@ -1,6 +1,7 @@
 """README "Deploy to your account", steps 1-3, walked literally as a new user would: a fresh copy of
 this work tree, the shell blocks taken from the README itself (so the test changes when the README
-does), against a local moto_server instead of an AWS account.
+does), against a local moto_server instead of an AWS account; once as the example file is, once
+with the recommended DomainName and HostedZoneId (a public zone made in moto first).
 
 Where moto falls short: it cannot run the nested stacks, so
 cloudformation/root.yaml is replaced in the copy by a one-template stand-in with root.yaml's own
@@ -22,6 +23,7 @@ import boto3
 import pytest
 from cfnlint.decode import cfn_yaml
 
+from tests.infra.hosted_zones import hosted_zone
 from tests.release.stand_in import BASH, FAKE_PODMAN, STACK
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +45,21 @@ def stand_in_root(health_url: str) -> str:
     template = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Parameters": root["Parameters"],
+        "Conditions": {"HasDomain": {"Fn::Not": [{"Fn::Equals": [{"Ref": "DomainName"}, ""]}]}},
         "Resources": {
+            # The service stack's alias record, as far as moto goes (it has no ACM resource):
+            # proves DomainName and HostedZoneId reach the stack's resources.
+            "DomainRecord": {
+                "Type": "AWS::Route53::RecordSet",
+                "Condition": "HasDomain",
+                "Properties": {
+                    "HostedZoneId": {"Ref": "HostedZoneId"},
+                    "Name": {"Ref": "DomainName"},
+                    "Type": "A",
+                    "TTL": "60",
+                    "ResourceRecords": ["127.0.0.1"],
+                },
+            },
             "Repository": {
                 "Type": "AWS::ECR::Repository",
                 "Properties": {"RepositoryName": "predict-api"},
@@ -145,7 +161,8 @@ def git(repo: Path, *args: str) -> None:
 
 
 @pytest.mark.slow
-def test_deploy_to_your_account_steps_1_to_3_as_written(aws_env, health_server, tmp_path):
+@pytest.mark.parametrize("domain", [None, "api.example.com"], ids=["plain-http", "domain"])
+def test_deploy_to_your_account_steps_1_to_3_as_written(aws_env, health_server, tmp_path, domain):
     clone = tmp_path / "predict-api"
     fresh_copy(clone)
     (clone / "cloudformation/root.yaml").write_text(stand_in_root(health_server.url))
@@ -170,11 +187,16 @@ def test_deploy_to_your_account_steps_1_to_3_as_written(aws_env, health_server, 
     # The one thing the README leaves to the user's hands: their own repository in the file.
     edit = "# edit GitHubRepository"
     assert edit in script
-    script = script.replace(
-        edit,
-        "sed -i 's|octo-org/predict-api|my-org/predict-api|' cloudformation/parameters.json\n"
-        + edit,
-    )
+    by_hand = "sed -i 's|octo-org/predict-api|my-org/predict-api|' cloudformation/parameters.json\n"
+    if domain:  # the recommended edit, as the README asks: a name in the account's public zone
+        assert "DomainName and HostedZoneId" in script
+        zone = hosted_zone("example.com")
+        by_hand += (
+            f'sed -i -e \'s|"DomainName": ""|"DomainName": "{domain}"|\' '
+            f'-e \'s|"HostedZoneId": ""|"HostedZoneId": "{zone}"|\' '
+            "cloudformation/parameters.json\n"
+        )
+    script = script.replace(edit, by_hand + edit)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RELEASE_"))}
     env |= {
         "PATH": f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin",
@@ -221,3 +243,13 @@ def test_deploy_to_your_account_steps_1_to_3_as_written(aws_env, health_server, 
     assert "deletion protection on" in result.stdout
     roles = boto3.client("iam").list_roles(PathPrefix="/aws-service-role/ecs.amazonaws.com/")
     assert len(roles["Roles"]) == 1  # created before the first service
+    if not domain:
+        assert parameters["DomainName"] == "" and "plain HTTP" in result.stderr
+        return
+    # moto leaves a change set's stack without Outputs, so ServiceUrl (https://DomainName, see
+    # tests/infra/test_service_template.py) cannot be read here: the parameters and the record can.
+    assert parameters["DomainName"] == domain and parameters["HostedZoneId"] == zone
+    assert f"DomainName {domain} is in the public hosted zone {zone}" in result.stdout
+    assert "plain HTTP" not in result.stderr
+    records = boto3.client("route53").list_resource_record_sets(HostedZoneId=zone)
+    assert domain in [r["Name"].rstrip(".") for r in records["ResourceRecordSets"]]  # moto: no dot
