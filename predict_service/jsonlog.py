@@ -1,5 +1,4 @@
 """JSON log lines on stdout, one object per line, for the app, Gunicorn and uvicorn alike.
-
 structlog's ProcessorFormatter renders the records of `logging` (Gunicorn's, uvicorn's, the app's
 own); the per-request access line (middleware.py) is written in the same shape by AccessLine."""
 
@@ -17,6 +16,7 @@ from flask import has_request_context, request
 SERVER_ACCESS_LOGGERS = ("gunicorn.access", "uvicorn.access")
 SERVER_ERROR_LOGGERS = ("gunicorn.error", "uvicorn.error")
 REQUEST_ID_KEY = "predict_service.request_id"  # where the middleware puts the id in the environ
+_TIME = structlog.processors.TimeStamper(fmt="iso", utc=True, key="time")
 
 
 def _dumps(entry: dict[str, Any], **_: Any) -> str:
@@ -25,8 +25,7 @@ def _dumps(entry: dict[str, Any], **_: Any) -> str:
 
 
 def _context(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
-    """The record's level and logger, and on every app line written while serving a request the
-    request's id, method and path."""
+    """The record's level and logger, and for an app line in a request its id, method and path."""
     record = event["_record"]
     event["level"] = record.levelname  # upper case, and follows logging.addLevelName
     event["logger"] = record.name
@@ -35,9 +34,6 @@ def _context(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any
         event["method"] = request.method
         event["path"] = request.path
     return event
-
-
-_TIME = structlog.processors.TimeStamper(fmt="iso", utc=True, key="time")
 
 
 class AccessLine:
@@ -71,9 +67,8 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
     # The servers' loggers carry no handlers of their own: they propagate to root, so every line
     # is formatted once, the same way. Their access loggers are silenced.
     loggers = {name: {"level": level, "propagate": True} for name in SERVER_ERROR_LOGGERS}
-    loggers.update(
-        {name: {"level": "CRITICAL", "propagate": False} for name in SERVER_ACCESS_LOGGERS}
-    )
+    silenced = {"level": "CRITICAL", "propagate": False}
+    loggers.update(dict.fromkeys(SERVER_ACCESS_LOGGERS, silenced))
     return {
         "version": 1,
         "disable_existing_loggers": False,

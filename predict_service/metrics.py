@@ -13,12 +13,8 @@ UNMATCHED_ROUTE = "unmatched"  # every path no route matches shares one value
 _REQUESTS = {"Name": "Requests", "Unit": "Count"}
 _LATENCY = {"Name": "Latency", "Unit": "Milliseconds"}
 DIRECTIVES = [
-    {
-        "Namespace": NAMESPACE,
-        "Dimensions": [["Service"], ["Service", dimension]],
-        "Metrics": [metric],
-    }
-    for dimension, metric in (("StatusClass", _REQUESTS), ("Route", _LATENCY))
+    {"Namespace": NAMESPACE, "Dimensions": [["Service"], ["Service", dim]], "Metrics": [metric]}
+    for dim, metric in (("StatusClass", _REQUESTS), ("Route", _LATENCY))
 ]
 
 

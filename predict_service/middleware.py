@@ -26,7 +26,6 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 def choose_request_id(environ: dict[str, Any]) -> str:
-    """The first sane id among ENVIRON_HEADERS, else a new random one."""
     for key in ENVIRON_HEADERS:
         value = environ.get(key)
         if value and _SANE_ID.fullmatch(value):
@@ -113,8 +112,7 @@ class RequestMiddleware:
 
     def _route(self, environ: dict[str, Any]) -> str:
         """The matched route's template (a dimension of low cardinality, unlike the path)."""
-        route = environ.get(ROUTE_KEY)
-        if route is not None:
+        if (route := environ.get(ROUTE_KEY)) is not None:
             return route
         # No rule was bound: a 404, a 405, or the 413 above. Match the path alone (errors only).
         adapter = self.app.url_map.bind_to_environ(environ)

@@ -36,8 +36,7 @@ _REQUEST_ID_PARAMETER = {
 
 
 def documented(**facts: Any) -> Callable:
-    """Attach a view's OpenAPI facts (summary, description, response_schema, query_schema) next
-    to its code; build_spec() collects them."""
+    """A view's OpenAPI facts, kept next to its code; build_spec() collects them."""
     return lambda view: setattr(view, "openapi", facts) or view
 
 

@@ -17,8 +17,7 @@ class OriginList(fields.String):
     def _deserialize(self, value, attr, data, **kwargs) -> tuple[str, ...]:
         items = super()._deserialize(value, attr, data, **kwargs).split(",")
         origins = tuple(item.strip() for item in items if item.strip())
-        bad = [origin for origin in origins if not _ORIGIN.fullmatch(origin)]
-        if bad:
+        if bad := [origin for origin in origins if not _ORIGIN.fullmatch(origin)]:
             raise ValidationError(f"not scheme://host[:port]: {', '.join(bad)}.")
         return origins
 

@@ -1,12 +1,6 @@
-"""The Gunicorn worker class the image runs: uvicorn's HTTP protocol under Gunicorn's master.
-
-Gunicorn stays the process manager (binding, forking, the heartbeat, replacing dead workers,
-signals); each worker serves HTTP with uvicorn (httptools on uvloop) and calls the Flask app
-inline (asgi.py). uvicorn-worker is the uvicorn project's own Gunicorn worker; this subclass only
-pins its choices for this service.
-"""
-
-from __future__ import annotations
+"""The Gunicorn worker class the image runs: Gunicorn manages the processes (binding, forking, the
+heartbeat, replacing dead workers, signals); each worker serves HTTP with uvicorn-worker, uvicorn's
+own Gunicorn worker (httptools on uvloop), calling the Flask app inline (asgi.py)."""
 
 import logging
 import signal
@@ -15,8 +9,7 @@ from typing import Any, ClassVar
 
 from uvicorn_worker import UvicornWorker as _UvicornWorker
 
-# ws="none" is deliberate, so uvicorn's two warnings for each request with an Upgrade header are
-# noise any client could multiply (the request is still answered, with its access line).
+# ws="none": uvicorn's warnings on each Upgrade request are noise any client could multiply.
 _UPGRADE_WARNINGS = ("Unsupported upgrade request.", "No supported WebSocket library detected")
 
 
@@ -24,10 +17,15 @@ def _not_an_upgrade_warning(record: logging.LogRecord) -> bool:
     return not str(record.msg).startswith(_UPGRADE_WARNINGS)
 
 
+def _exit_cleanly(signum: int, frame: object) -> None:
+    # Closing the loop resets SIGQUIT to "die": the master's (Ctrl-C reaches both) waits instead.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGQUIT})
+    sys.exit(0)
+
+
 class UvicornWorker(_UvicornWorker):
     CONFIG_KWARGS: ClassVar[dict[str, Any]] = {
-        # Explicit, not "auto": a missing uvloop/httptools must fail the boot, not quietly halve
-        # the throughput by falling back to the pure-Python implementations.
+        # Explicit, not "auto": a missing uvloop/httptools fails the boot, not a slow fallback.
         "loop": "uvloop",
         "http": "httptools",
         "ws": "none",  # no WebSocket routes; an upgrade request is an ordinary request
@@ -38,54 +36,35 @@ class UvicornWorker(_UvicornWorker):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # After SIGTERM uvicorn waits for in-flight requests without a bound; the master kills
-        # the worker at graceful_timeout. Give up a second earlier, so a request that
-        # never completes (a client stalled mid-body) is cancelled and the worker exits cleanly
-        # instead of being killed.
+        # After SIGTERM uvicorn waits for in-flight requests without a bound until the master kills
+        # it at graceful_timeout: a second earlier, a stalled request is cancelled, the exit clean.
         graceful = self.cfg.graceful_timeout
         self.config.timeout_graceful_shutdown = max(graceful - 1, graceful / 2)
-        # uvicorn-worker tells the master "alive" only every timeout/2 s (and Gunicorn already
-        # halves the timeout it hands a worker), so a request blocking the loop could be cut off
-        # after half of the timeout. Every tick of uvicorn's once-a-second loop instead:
-        # a request gets at least timeout - 1 s. One utime() a second costs nothing.
+        # "Alive" on every tick of uvicorn's once-a-second loop, not every timeout/2 s (of a timeout
+        # Gunicorn already halved): a request that blocks the loop gets at least timeout - 1 s.
         self.config.timeout_notify = 0
-        # uvicorn-worker copies Gunicorn's error handlers onto uvicorn's loggers and stops their
-        # propagation. Gunicorn's loggers have no handlers here (jsonlog.py: everything goes to
-        # the root logger's JSON handler), so undo that, or uvicorn's lines would vanish.
-        for name in ("uvicorn.error", "uvicorn.access"):
-            logger = logging.getLogger(name)
-            logger.handlers = []
-            logger.propagate = name == "uvicorn.error"
-        logging.getLogger("uvicorn.error").addFilter(_not_an_upgrade_warning)
+        # uvicorn-worker gives uvicorn's loggers Gunicorn's handlers (none here: jsonlog.py sends
+        # everything to the root logger) and stops their propagation; undo that, or they go silent.
+        logging.getLogger("uvicorn.access").handlers = []  # and silent: the app writes that line
+        error = logging.getLogger("uvicorn.error")
+        error.handlers, error.propagate = [], True
+        error.addFilter(_not_an_upgrade_warning)
 
     def init_signals(self) -> None:
         super().init_signals()
-        # uvicorn catches SIGINT/SIGTERM, shuts down gracefully, then raises the signal again
-        # against the handler it found, which uvicorn-worker set to the default: the worker then
-        # dies *by* the signal, and the master logs "Worker (pid:N) was sent SIGINT!" as a
-        # WARNING after every Ctrl-C. A worker that finished its graceful shutdown exits 0 instead.
+        # uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown: by uvicorn-worker's default
+        # handler the worker would die of it, and the master warn "was sent SIGINT!". Exit 0.
         for stop_signal in (signal.SIGINT, signal.SIGTERM):
             signal.signal(stop_signal, _exit_cleanly)
 
     def handle_exit(self, sig: int, frame: object) -> None:
-        # uvicorn-worker routes SIGQUIT here (the master's quick shutdown, sent on a SIGINT to the
-        # master alone), but only marks the worker as not alive, which uvicorn never reads: left
-        # so, it serves on until the master SIGKILLs it at graceful_timeout, logged as ERRORs.
-        # Quick means now: leave the event loop and exit 0.
+        # SIGQUIT (the master's quick shutdown, on a SIGINT to it alone): uvicorn-worker only marks
+        # the worker not alive, which uvicorn never reads: it would serve until SIGKILLed. Exit now.
         super().handle_exit(sig, frame)
         _exit_cleanly(sig, frame)
 
     def run(self) -> None:
-        # Hand uvicorn the listening sockets themselves, not Gunicorn's wrappers: uvloop detaches
-        # a real socket when its server closes, but calls close() on anything else after libuv
-        # closed the descriptor, and Gunicorn's wrapper then logs "Error while closing socket
-        # [Errno 9] Bad file descriptor" at every stop.
+        # The real sockets, not Gunicorn's wrappers: uvloop close()s anything but a real socket
+        # after libuv closed its descriptor, and a wrapper then logs "Bad file descriptor".
         self.sockets = [getattr(listener, "sock", listener) for listener in self.sockets]
         super().run()
-
-
-def _exit_cleanly(signum: int, frame: object) -> None:
-    # Closing the event loop resets SIGQUIT to its default action, which would kill the exiting
-    # worker if the master's quick shutdown (Ctrl-C reaches both) arrives then: held off instead.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGQUIT})
-    sys.exit(0)

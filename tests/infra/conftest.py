@@ -1,10 +1,12 @@
-"""CloudFormation test helpers: load templates as plain data, render them with cloud-radar."""
+"""CloudFormation test helpers: load templates as plain data, render them with cloud-radar, check
+them with cfn-guard."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import cfn_guard_rs
 import pytest
 from cfnlint.decode import decode_str
 from cloud_radar.cf.unit import Template, functions
@@ -40,6 +42,7 @@ CERTIFICATE_ARN = f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/12345678-1234-123
 STACK = "predict-api"
 ALARM_TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-Service-1ABC-AlarmTopic-2DEF"
 APP_NAMESPACE = "PredictAPI"
+SECURITY_RULES = (CFN_DIR / "policies" / "security.guard").read_text()
 
 
 def load(name: str) -> dict:
@@ -183,6 +186,16 @@ def root_params(**overrides) -> dict:
         "GitHubRepository": "octo-org/predict-api",
         **overrides,
     }
+
+
+def guard(stack: dict):
+    """cloudformation/policies/security.guard on a rendered template (cfn-guard-rs, in process)."""
+    # Only the sections guard reads, as plain data.
+    return cfn_guard_rs.run_checks({"Resources": stack["Resources"]}, SECURITY_RULES)
+
+
+def failed_rules(report) -> set[str]:
+    return {clause.Rule.name for clause in report.not_compliant}
 
 
 def resources_of_type(stack: dict, resource_type: str) -> dict:

@@ -15,8 +15,16 @@ from pathlib import Path
 import pytest
 from cloud_radar.cf.unit import Template
 
-from .conftest import CERTIFICATE_ARN, CFN_DIR, load, render, root_params, service_params
-from .test_guard_rules import failed_rules, guard
+from .conftest import (
+    CERTIFICATE_ARN,
+    CFN_DIR,
+    failed_rules,
+    guard,
+    load,
+    render,
+    root_params,
+    service_params,
+)
 
 CFN_LINT = str(Path(sys.executable).parent / "cfn-lint")
 PROGRESSIVE = ["CANARY", "LINEAR", "BLUE_GREEN"]

@@ -6,21 +6,21 @@ from __future__ import annotations
 import copy
 import re
 
-import cfn_guard_rs
 import pytest
 
 from .conftest import (
     CERTIFICATE_ARN,
-    CFN_DIR,
+    SECURITY_RULES,
     edge_params,
+    failed_rules,
+    guard,
     monitoring_params,
     oidc_params,
     render,
     service_params,
 )
 
-RULES = (CFN_DIR / "policies" / "security.guard").read_text()
-RULE_NAMES = set(re.findall(r"^rule (\w+)", RULES, re.MULTILINE))
+RULE_NAMES = set(re.findall(r"^rule (\w+)", SECURITY_RULES, re.MULTILINE))
 
 # Every child in every Condition branch (root.yaml holds only nested stacks: no rule applies).
 VARIANTS = {
@@ -46,15 +46,6 @@ VARIANTS = {
         ),
     ),
 }
-
-
-def guard(stack: dict):
-    # Only the sections guard reads, as plain data.
-    return cfn_guard_rs.run_checks({"Resources": stack["Resources"]}, RULES)
-
-
-def failed_rules(report) -> set[str]:
-    return {clause.Rule.name for clause in report.not_compliant}
 
 
 @pytest.fixture(scope="module")

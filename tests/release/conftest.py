@@ -1,4 +1,5 @@
-"""Release fixtures: the stand-in root stack in moto (stand_in.py) and a /health endpoint."""
+"""Release fixtures (the stand-in root stack in moto, see stand_in.py; a /health endpoint) and the
+helpers the release tests share."""
 
 from __future__ import annotations
 
@@ -13,9 +14,26 @@ from pathlib import Path
 
 import boto3
 import pytest
+from release_tool.deadline import Clock
+from release_tool.output import Reporter
+from release_tool.release import Clients, Options, run
 
 from tests.conftest import REPO_ROOT, free_port, local_aws_environment, wait_for_http
-from tests.release.stand_in import ARTIFACTS_BUCKET, OLD_TAG, STACK, STAND_IN_TEMPLATE, put_image
+from tests.infra.conftest import oidc_params, render
+from tests.release.progressive_stand_in import play_service_deployments
+from tests.release.stand_in import (
+    ARTIFACTS_BUCKET,
+    NEW_TAG,
+    OLD_TAG,
+    STACK,
+    STAND_IN_TEMPLATE,
+    play_cloudformation_for_ecs,
+    put_image,
+)
+
+REGION, ACCOUNT = "us-east-1", "123456789012"  # moto's account
+REPOSITORY_ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/predict-api"
+NO_WAIT = Clock(sleep=lambda _seconds: None)
 
 
 @dataclass
@@ -96,3 +114,77 @@ def fresh_account(tmp_path, monkeypatch):
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+class FakeClock(Clock):
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+        super().__init__(monotonic=lambda: self.now, sleep=self._sleep)
+
+    def _sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def make_session() -> tuple[boto3.session.Session, list[dict]]:
+    """A session (pointed at moto by aws_env) that records every CreateChangeSet request."""
+    session = boto3.session.Session()
+    requests: list[dict] = []
+    session.events.register(
+        "provide-client-params.cloudformation.CreateChangeSet",
+        lambda params, **_: requests.append(dict(params)),
+    )
+    return session, requests
+
+
+def options(**overrides) -> Options:
+    values = {
+        "stack_name": STACK,
+        "tag": NEW_TAG,
+        "poll_interval": 0,
+        "health_delay": 0,
+        "health_attempts": 2,
+        "clock": NO_WAIT,
+    }
+    return Options(**{**values, **overrides})
+
+
+def stack_parameters() -> dict[str, str]:
+    found = boto3.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
+    return {p["ParameterKey"]: p["ParameterValue"] for p in found["Parameters"]}
+
+
+def release(script: list[dict], strategy: str = "CANARY", **overrides):
+    """A release against the stand-in whose ECS service deployment follows `script`."""
+    put_image(overrides.get("tag", NEW_TAG))
+    session = boto3.session.Session()
+    play_cloudformation_for_ecs(session)
+    player = play_service_deployments(session, strategy, script)
+    code = run(Clients.from_session(session, None), options(**overrides), Reporter())
+    return code, player
+
+
+class CallRecorder:
+    """Records "service:Operation" (the IAM action: signing name + operation) and its params."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict]] = []
+
+    def attach(self, clients: Clients) -> Clients:
+        for aws_client in vars(clients).values():
+            self.attach_client(aws_client)
+        return clients
+
+    def attach_client(self, aws_client):
+        aws_client.meta.events.register("provide-client-params.*.*", self._record)
+        return aws_client
+
+    def _record(self, params: dict, model, **_kwargs) -> None:
+        self.calls.append((f"{model.service_model.signing_name}:{model.name}", dict(params)))
+
+
+def deploy_role_policy(**params) -> dict:
+    stack = render("github-oidc.yaml", oidc_params(RepositoryArn=REPOSITORY_ARN, **params))
+    (policy,) = stack["Resources"]["DeployRole"]["Properties"]["Policies"]
+    return json.loads(json.dumps(policy["PolicyDocument"]))

@@ -76,6 +76,19 @@ def put_image(tag: str, repository: str = "predict-api") -> None:
     )
 
 
+def use_enhanced_scanning() -> None:
+    """What turning on Inspector for the registry does to ECR's scanning configuration."""
+    boto3.client("ecr").put_registry_scanning_configuration(
+        scanType="ENHANCED",
+        rules=[
+            {
+                "scanFrequency": "SCAN_ON_PUSH",
+                "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}],
+            }
+        ],
+    )
+
+
 def play_cloudformation_for_ecs(session: boto3.session.Session) -> list[str]:
     """moto's stack update changes parameters but not the resources using them,
     and its update_service leaves the PRIMARY deployment on the old task definition. So when the

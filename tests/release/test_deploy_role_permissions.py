@@ -29,14 +29,24 @@ from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
 from release_tool.release import Clients, Options, run
 
-from tests.infra.conftest import load, oidc_params, render, service_params
+from tests.infra.conftest import load, render, service_params
 from tests.infra.iam_policy import allows
+from tests.release.conftest import (
+    ACCOUNT,
+    REGION,
+    REPOSITORY_ARN,
+    CallRecorder,
+    deploy_role_policy,
+)
 from tests.release.inspector_stand_in import inspector_fixture  # noqa: F401
-from tests.release.stand_in import NEW_TAG, STACK, play_cloudformation_for_ecs, put_image
-from tests.release.test_scan import use_enhanced_scanning
+from tests.release.stand_in import (
+    NEW_TAG,
+    STACK,
+    play_cloudformation_for_ecs,
+    put_image,
+    use_enhanced_scanning,
+)
 
-REGION, ACCOUNT = "us-east-1", "123456789012"  # moto's account
-REPOSITORY_ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/predict-api"
 # What `docker/podman push` calls after `login` with the token from ecr:GetAuthorizationToken
 # (the ECR user guide's push permissions); BatchGetImage: the builder reads the manifest back.
 DOCKER_PUSH_ACTIONS = [
@@ -80,25 +90,6 @@ def iam_resources(action: str, params: dict, stack_arn: str) -> list[str]:
         cluster = params["cluster"]
         return [f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/{s}" for s in params["services"]]
     raise AssertionError(f"no resource mapping for {action}: add one so that it is checked")
-
-
-class CallRecorder:
-    """Records "service:Operation" (the IAM action: signing name + operation) and its params."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict]] = []
-
-    def attach(self, clients: Clients) -> Clients:
-        for aws_client in vars(clients).values():
-            self.attach_client(aws_client)
-        return clients
-
-    def attach_client(self, aws_client):
-        aws_client.meta.events.register("provide-client-params.*.*", self._record)
-        return aws_client
-
-    def _record(self, params: dict, model, **_kwargs) -> None:
-        self.calls.append((f"{model.service_model.signing_name}:{model.name}", dict(params)))
 
 
 def fake_builder(argv, **_kwargs):
@@ -150,12 +141,6 @@ def recorded_release(stand_in_stack, health_server, inspector, monkeypatch) -> t
             acm=acm,
         )
     return recorder.calls, stand_in_stack["StackId"]
-
-
-def deploy_role_policy(**params) -> dict:
-    stack = render("github-oidc.yaml", oidc_params(RepositoryArn=REPOSITORY_ARN, **params))
-    (policy,) = stack["Resources"]["DeployRole"]["Properties"]["Policies"]
-    return json.loads(json.dumps(policy["PolicyDocument"]))
 
 
 def needed(calls: list, stack_arn: str) -> set[tuple[str, str]]:

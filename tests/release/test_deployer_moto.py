@@ -13,8 +13,9 @@ from release_tool import registry
 from release_tool.deadline import Clock, Deadline
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
-from release_tool.release import Clients, Options, preflight, run
+from release_tool.release import Clients, preflight, run
 
+from tests.release.conftest import make_session, options, stack_parameters
 from tests.release.stand_in import (
     ARTIFACTS_BUCKET,
     NEW_TAG,
@@ -25,36 +26,7 @@ from tests.release.stand_in import (
 )
 
 REPOSITORY_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/predict-api"  # moto's account
-NO_WAIT = Clock(sleep=lambda _seconds: None)
 LONG = Deadline(600, Clock())
-
-
-def make_session() -> tuple[boto3.session.Session, list[dict]]:
-    """A session (pointed at moto by aws_env) that records every CreateChangeSet request."""
-    session = boto3.session.Session()
-    requests: list[dict] = []
-    session.events.register(
-        "provide-client-params.cloudformation.CreateChangeSet",
-        lambda params, **_: requests.append(dict(params)),
-    )
-    return session, requests
-
-
-def options(**overrides) -> Options:
-    values = {
-        "stack_name": STACK,
-        "tag": NEW_TAG,
-        "poll_interval": 0,
-        "health_delay": 0,
-        "health_attempts": 2,
-        "clock": NO_WAIT,
-    }
-    return Options(**{**values, **overrides})
-
-
-def stack_parameters() -> dict[str, str]:
-    found = boto3.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
-    return {p["ParameterKey"]: p["ParameterValue"] for p in found["Parameters"]}
 
 
 def test_preflight_resolves_the_stack_outputs(stand_in_stack, capsys):

@@ -24,6 +24,8 @@ from release_tool.release import Clients, Options, is_role, preflight, run
 from release_tool.rollout import RolloutWatcher
 from release_tool.stack_events import StackWatcher
 
+from tests.release.conftest import FakeClock
+
 REGION = "us-east-1"
 ROOT_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/predict-api/1111"
 NESTED_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/predict-api-ServiceStack-X/2222"
@@ -138,17 +140,6 @@ def services(*deployments, events=()) -> dict:
 def wait_for_update(cfn, stack, rollout, *args) -> str:
     """Watch until the stack is final, then decide, as a release does."""
     return judge(wait_until_final(cfn, stack, rollout, *args), stack, rollout)
-
-
-class FakeClock(Clock):
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-        super().__init__(monotonic=lambda: self.now, sleep=self._sleep)
-
-    def _sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def root_events(*events) -> tuple[str, dict, dict]:

@@ -23,7 +23,7 @@ from release_tool.deadline import Deadline
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
 
-from tests.release.test_failure_paths import FakeClock
+from tests.release.conftest import FakeClock
 
 
 def check(url: str, *, attempts: int, delay: float, timeout: float = 600, **kwargs):

@@ -13,6 +13,7 @@ from release_tool.output import Reporter
 from release_tool.release import Clients, Options, run
 
 from tests.infra.iam_policy import allows
+from tests.release.conftest import CallRecorder, deploy_role_policy
 from tests.release.progressive_stand_in import (
     NEW_DEPLOYMENT,
     SERVICE_ARN,
@@ -21,7 +22,6 @@ from tests.release.progressive_stand_in import (
     snapshot,
 )
 from tests.release.stand_in import NEW_TAG, STACK, play_cloudformation_for_ecs, put_image
-from tests.release.test_deploy_role_permissions import CallRecorder, deploy_role_policy
 
 FOLLOWING = {"ecs:ListServiceDeployments", "ecs:DescribeServiceDeployments"}
 

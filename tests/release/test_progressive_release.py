@@ -6,32 +6,19 @@ from __future__ import annotations
 
 import re
 
-import boto3
 import pytest
 from release_tool.deadline import Clock
 from release_tool.deployments import Seen, ending, needed_minutes
 from release_tool.errors import ExitCode, ReleaseError
-from release_tool.output import Reporter
-from release_tool.release import Clients, run
 
+from tests.release.conftest import release
 from tests.release.progressive_stand_in import (
     CANARY_CONFIG,
     canary_until,
     hook,
-    play_service_deployments,
     snapshot,
 )
-from tests.release.stand_in import NEW_TAG, STACK, play_cloudformation_for_ecs, put_image
-from tests.release.test_deployer_moto import options
-
-
-def release(script: list[dict], strategy: str = "CANARY", **overrides):
-    put_image(overrides.get("tag", NEW_TAG))
-    session = boto3.session.Session()
-    play_cloudformation_for_ecs(session)
-    player = play_service_deployments(session, strategy, script)
-    code = run(Clients.from_session(session, None), options(**overrides), Reporter())
-    return code, player
+from tests.release.stand_in import NEW_TAG, STACK
 
 
 def test_a_canary_release_prints_each_stage_and_the_traffic_split(stand_in_stack, capsys):

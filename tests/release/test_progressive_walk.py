@@ -8,8 +8,8 @@ from pathlib import Path
 
 from release_tool.errors import ExitCode
 
+from tests.release.conftest import release
 from tests.release.progressive_stand_in import canary_until, snapshot
-from tests.release.test_progressive_release import release
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "delivery.md"
 

@@ -16,10 +16,9 @@ from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
 from release_tool.release import Clients, run
 
+from tests.release.conftest import FakeClock, make_session, options, stack_parameters
 from tests.release.inspector_stand_in import ImageScan, finding, inspector_fixture  # noqa: F401
-from tests.release.stand_in import NEW_TAG, OLD_TAG, put_image
-from tests.release.test_deployer_moto import make_session, options, stack_parameters
-from tests.release.test_failure_paths import FakeClock
+from tests.release.stand_in import NEW_TAG, OLD_TAG, put_image, use_enhanced_scanning
 
 REPOSITORY = "predict-api"
 
@@ -28,19 +27,6 @@ REPOSITORY = "predict-api"
 def repository(aws_env) -> str:
     boto3.client("ecr").create_repository(repositoryName=REPOSITORY)
     return aws_env
-
-
-def use_enhanced_scanning() -> None:
-    """What turning on Inspector for the registry does to ECR's scanning configuration."""
-    boto3.client("ecr").put_registry_scanning_configuration(
-        scanType="ENHANCED",
-        rules=[
-            {
-                "scanFrequency": "SCAN_ON_PUSH",
-                "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}],
-            }
-        ],
-    )
 
 
 def pushed(inspector_state: ImageScan, tag: str = NEW_TAG) -> ImageScan:
