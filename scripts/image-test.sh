@@ -10,7 +10,7 @@
 #   docker    a Docker daemon answers: the Dockerfile as it ships, on its own pinned base
 #   podman    rootless podman works: the same
 #   stand-in  neither, but root with apt: rootful podman on a Debian base made with mmdebstrap, for
-#             machines that reach no registry (its Python is Debian's, not the image's 3.12)
+#             machines that reach no registry (its Python is Debian's, not the image's 3.14)
 # Otherwise, or when the engine cannot pull the base, the test skips with its reason (a failure
 # with REQUIRE_ALL_CHECKS=1).
 # Environment: IMAGE_TEST_ENGINE=docker|podman|stand-in (no fallback); IMAGE_TEST_BASE=REF (build
