@@ -177,9 +177,9 @@ fi
 # The OCI labels a registry shows; one home for their values: scripts/image-labels.sh.
 mapfile -t label_args < <(bash scripts/image-labels.sh)
 build_args=("${label_args[@]}" --tag "$IMAGE")
-# Podman (also under a docker CLI) builds the OCI format by default, which drops HEALTHCHECK: ask for
-# Docker's, as docker builds it. chroot isolation: RUN steps need no OCI runtime inside the builder.
-((PODMAN_UNDERNEATH == 0)) || build_args+=(--format docker --isolation chroot)
+# Podman: Docker's format (its default OCI drops HEALTHCHECK); chroot isolation (RUN needs no OCI
+# runtime); no cache (4.3 reused a cached image with the last build's revision label).
+((PODMAN_UNDERNEATH == 0)) || build_args+=(--format docker --isolation chroot --no-cache)
 # Docker: one image manifest, not an attestation index (ECR cannot scan one; CI pushes this image).
 ((PODMAN_UNDERNEATH == 1)) || build_args+=(--provenance=false --sbom=false)
 if [[ $BASE != "$SHIPPED_BASE" ]]; then
