@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -67,22 +68,16 @@ def client(app):
     return app.test_client()
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint(tmp_path_factory) -> Iterator[str]:
-    """A real moto_server on 127.0.0.1 for the whole session.
+@contextlib.contextmanager
+def running_moto(command: list[str], log_path: Path, env: dict[str, str]) -> Iterator[str]:
+    """Start a moto_server command on a free port of 127.0.0.1, yield its URL, stop it after.
 
     The URL uses the word localhost: moto resolves S3 TemplateURLs only for that host name.
-    MOTO_ECS_SERVICE_RUNNING makes services report running tasks, so services_stable can pass.
     """
     port = free_port()
-    log_path = tmp_path_factory.mktemp("moto") / "moto_server.log"
-    env = {**os.environ, "MOTO_ECS_SERVICE_RUNNING": "2"}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
+            [*command, str(port)], stdout=log, stderr=subprocess.STDOUT, env=env
         )
     url = f"http://localhost:{port}"
     try:
@@ -94,6 +89,16 @@ def moto_endpoint(tmp_path_factory) -> Iterator[str]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory) -> Iterator[str]:
+    """A real moto_server for the whole session. MOTO_ECS_SERVICE_RUNNING makes services report
+    running tasks, so services_stable can pass."""
+    command = [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p"]
+    log_path = tmp_path_factory.mktemp("moto") / "moto_server.log"
+    with running_moto(command, log_path, {**os.environ, "MOTO_ECS_SERVICE_RUNNING": "2"}) as url:
+        yield url
 
 
 def reset_moto(endpoint: str) -> None:

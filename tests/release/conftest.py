@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from release_tool.deadline import Clock
 from release_tool.output import Reporter
 from release_tool.release import Clients, Options, run
 
-from tests.conftest import REPO_ROOT, free_port, local_aws_environment, wait_for_http
+from tests.conftest import REPO_ROOT, local_aws_environment, running_moto
 from tests.infra.conftest import oidc_params, render
 from tests.release.progressive_stand_in import play_service_deployments
 from tests.release.stand_in import (
@@ -92,28 +91,13 @@ def stand_in_stack(aws_env, health_server) -> dict:
 def fresh_account(tmp_path, monkeypatch):
     """A moto_server of its own that plays an account which never used ECS
     (fresh_account_moto.py), with every AWS client of this test pointed at it."""
-    port = free_port()
-    log = open(tmp_path / "fresh-moto.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("fresh_account_moto.py")), str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-    )
-    endpoint = f"http://localhost:{port}"
-    try:
-        wait_for_http(f"{endpoint}/moto-api/", timeout=30, process=process)
+    command = [sys.executable, str(Path(__file__).with_name("fresh_account_moto.py"))]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    with running_moto(command, tmp_path / "fresh-moto.log", env) as endpoint:
         for name, value in local_aws_environment(endpoint, tmp_path).items():
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("AWS_PROFILE", raising=False)
         yield endpoint
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 class FakeClock(Clock):
