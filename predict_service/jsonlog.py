@@ -46,8 +46,8 @@ class AccessLine:
 
     def write(self, message: str, fields: dict[str, Any]) -> None:
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")  # as _TIME writes it
-        line = {"time": now, "level": "INFO", "logger": self.logger_name, **fields}
-        self.stream.write(_dumps({**line, "message": message}) + "\n")
+        head = {"time": now, "level": "INFO", "logger": self.logger_name}
+        self.stream.write(_dumps({**head, **fields, "message": message}) + "\n")
         self.stream.flush()
 
 
