@@ -35,8 +35,17 @@ def package(region: str, bucket: str, prefix: str, out_dir: Path) -> Path:
     (carriage-return percentages) is kept aside and shown only when packaging fails."""
     packaged = out_dir / "cloudformation" / "root.yaml"
     packaged.parent.mkdir(parents=True, exist_ok=True)
+    # package zips a Lambda's code directory as it finds it: from a copy without bytecode, so the
+    # hook ships its source only (a test run's __pycache__ would otherwise ride along, and change
+    # the zip's hash, hence the function, on every deploy).
+    source = out_dir / "source"
+    shutil.rmtree(source, ignore_errors=True)
+    shutil.copytree(
+        ROOT_TEMPLATE.parent, source, ignore=shutil.ignore_patterns("__pycache__", "*.py[cod]")
+    )
     argv = [aws_cli(), "--region", region, "cloudformation", "package"]
-    argv += ["--template-file", str(ROOT_TEMPLATE), "--s3-bucket", bucket, "--s3-prefix", prefix]
+    argv += ["--template-file", str(source / ROOT_TEMPLATE.name)]
+    argv += ["--s3-bucket", bucket, "--s3-prefix", prefix]
     argv += ["--output-template-file", str(packaged)]
     env = {**os.environ, "AWS_DEFAULT_REGION": region}
     result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)

@@ -1,38 +1,58 @@
-"""`aws cloudformation package` of the root against a local S3 (moto_server): the step users run."""
+"""`aws cloudformation package` of the root against a local S3 (moto_server), as `release.sh infra`
+runs it: every child and the hook's code uploaded, the root pointed at them."""
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import boto3
+import pytest
 from cfnlint.decode import decode_str
+from release_tool import cli
+from release_tool.errors import ExitCode
 
-from .conftest import CFN_DIR, CHILDREN, load
+from .conftest import CFN_DIR, CHILDREN, REPO_ROOT, STACK, load
 
-AWS_CLI = str(Path(sys.executable).parent / "aws")
+BUCKET = "predict-api-artifacts-123456789012-us-east-1"  # the bootstrap stack's, in moto's account
 
 
-def test_package_uploads_every_child_and_points_the_root_at_it(aws_env, tmp_path):
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket="artifacts")
-    packaged = tmp_path / "root.yaml"
-    subprocess.run(
-        [AWS_CLI, "cloudformation", "package", "--template-file", str(CFN_DIR / "root.yaml"),
-         "--s3-bucket", "artifacts", "--s3-prefix", "predict-api",
-         "--output-template-file", str(packaged)],
-        check=True, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    template, errors = decode_str(packaged.read_text())
+def committed_files(directory: Path) -> list[str]:
+    listed = subprocess.run(
+        ["git", "ls-files", "--", str(directory)],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    return sorted(str(Path(name).relative_to(directory.relative_to(REPO_ROOT))) for name in listed)
+
+
+@pytest.fixture
+def stale_bytecode():
+    """What a developer's checkout holds after the hook's tests ran: its __pycache__."""
+    cache = CFN_DIR / "hooks" / "contract_check" / "__pycache__"
+    created = not cache.exists()
+    cache.mkdir(exist_ok=True)
+    stale = cache / "app.cpython-314.opt-2.pyc"
+    stale.write_bytes(b"stale")
+    yield
+    stale.unlink()
+    if created:
+        cache.rmdir()
+
+
+@pytest.mark.slow
+def test_package_uploads_every_child_and_points_the_root_at_it(aws_env, tmp_path, stale_bytecode):
+    # The packaging users run (`release.sh infra --package-only`, as taskcat's workflow does).
+    out = tmp_path / "out"
+    assert cli.main(["infra", "--package-only", str(out)]) == ExitCode.OK
+    template, errors = decode_str((out / "cloudformation" / "root.yaml").read_text())
     assert not errors
+    s3 = boto3.client("s3")
     uploaded = _check_packaged(json.loads(json.dumps(template)), "root.yaml", s3, aws_env)
     assert uploaded >= len(CHILDREN)
-    assert s3.list_objects_v2(Bucket="artifacts", Prefix="predict-api/")["KeyCount"] == uploaded
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{STACK}/")["KeyCount"] == uploaded
 
 
 def _check_packaged(packaged: dict, name: str, s3, endpoint: str) -> int:
@@ -45,18 +65,18 @@ def _check_packaged(packaged: dict, name: str, s3, endpoint: str) -> int:
         done = packaged["Resources"][logical_id].get("Properties", {})
         if resource["Type"] == "AWS::CloudFormation::Stack":
             url = done["TemplateURL"]
-            assert url.startswith(f"{endpoint}/artifacts/predict-api/"), url
-            key = url.removeprefix(f"{endpoint}/artifacts/")
-            body = s3.get_object(Bucket="artifacts", Key=key)["Body"].read().decode()
+            assert url.startswith(f"{endpoint}/{BUCKET}/{STACK}/"), url
+            key = url.removeprefix(f"{endpoint}/{BUCKET}/")
+            body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
             # package re-serialises the child (long-form functions): compare documents, not bytes.
             uploaded += 1 + _check_packaged(_parsed(body), props["TemplateURL"], s3, endpoint)
             done["TemplateURL"] = props["TemplateURL"]
         elif resource["Type"] == "AWS::Lambda::Function" and isinstance(props["Code"], str):
             code = done["Code"]
-            assert code["S3Bucket"] == "artifacts" and code["S3Key"].startswith("predict-api/")
-            archive = s3.get_object(Bucket="artifacts", Key=code["S3Key"])["Body"].read()
+            assert code["S3Bucket"] == BUCKET and code["S3Key"].startswith(f"{STACK}/")
+            archive = s3.get_object(Bucket=BUCKET, Key=code["S3Key"])["Body"].read()
             names = zipfile.ZipFile(io.BytesIO(archive)).namelist()
-            assert set(os.listdir(CFN_DIR / props["Code"])) <= set(names), names
+            assert sorted(names) == committed_files(CFN_DIR / props["Code"])  # no bytecode
             uploaded += 1
             done["Code"] = props["Code"]
     assert packaged == source, name
