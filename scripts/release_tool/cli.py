@@ -205,12 +205,19 @@ def build_infra_parser() -> argparse.ArgumentParser:
     )
     add(
         "--package-only",
+        type=_directory,
         default=None,
         metavar="DIR",
         help="bootstrap and package into DIR/cloudformation/root.yaml, copy .taskcat.yml next to "
         "it (for `taskcat test run`); no deploy",
     )
     return parser
+
+
+def _directory(value: str) -> str:
+    if not value:  # an unset shell variable, not "no packaging"
+        raise argparse.ArgumentTypeError("empty directory: expected a path such as build/packaged")
+    return value
 
 
 def _bucket(value: str) -> str:

@@ -89,7 +89,7 @@ def start(args: argparse.Namespace, state: InfraState, session: Any = None) -> E
         )
     if tag:
         _require_tag_in_ecr(clients.ecr, values or {}, found, args.stack, tag)
-    if not args.package_only:  # taskcat's own stacks get theirs from the account
+    if args.package_only is None:  # taskcat's own stacks get theirs from the account
         account.ensure_ecs_service_linked_role(iam, reporter, args.dry_run)
     overrides = dict(values or {})
     _reuse_oidc_provider(iam, overrides, found, reporter)
@@ -97,10 +97,14 @@ def start(args: argparse.Namespace, state: InfraState, session: Any = None) -> E
     bucket = args.artifacts_bucket or _default_bucket(args.stack, identity["Account"], region)
     _bootstrap(cfn, s3, args, bucket, deadline, reporter)
     reporter.step(f"packaging the nested templates into s3://{bucket}/{args.stack}/")
-    out_dir = Path(args.package_only or workspace.REPO_ROOT / "build" / "packaged")
+    out_dir = Path(
+        workspace.REPO_ROOT / "build" / "packaged"
+        if args.package_only is None
+        else args.package_only
+    )
     packaged = package.package(region, bucket, args.stack, out_dir)
     reporter.info(f"packaged {packaged}")
-    if args.package_only:
+    if args.package_only is not None:
         shutil.copy(workspace.REPO_ROOT / ".taskcat.yml", out_dir / ".taskcat.yml")
         reporter.step(f"for taskcat: cd {out_dir} && taskcat test run")
         return ExitCode.OK
@@ -122,7 +126,7 @@ def start(args: argparse.Namespace, state: InfraState, session: Any = None) -> E
 
 def _read_parameters(args: argparse.Namespace, reporter: Reporter) -> dict[str, str] | None:
     path = args.parameters
-    if path is None and args.package_only:
+    if path is None and args.package_only is not None:
         return None
     if path is None:
         if not DEFAULT_PARAMETERS.is_file():

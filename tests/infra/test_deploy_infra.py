@@ -86,6 +86,8 @@ def test_help_documents_every_option_and_the_permission_it_needs():
         (["--region", "nowhere-1"], "invalid region 'nowhere-1'"),
         (["--region", "us-nowhere-1"], "unknown region 'us-nowhere-1'"),
         (["--parameters"], "argument --parameters: expected one argument"),
+        # An empty path is a mistake (an unset variable), not "no packaging".
+        (["--package-only", ""], "argument --package-only: empty directory"),
     ],
 )
 def test_bad_input_fails_at_once_with_one_clear_line(args, message, tmp_path):
