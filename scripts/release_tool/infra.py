@@ -33,8 +33,6 @@ from release_tool.stack_events import StackWatcher, newest_event_id
 BOOTSTRAP_TEMPLATE = workspace.REPO_ROOT / "cloudformation" / "bootstrap.yaml"
 DEFAULT_PARAMETERS = workspace.REPO_ROOT / "cloudformation" / "parameters.json"
 
-RAN = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}  # with an ImageTag: the service has been healthy
-
 
 class DryRunEnds(Exception):
     """A dry run that can show no change set: its message says what a deploy would do."""
@@ -327,13 +325,15 @@ def _decide_protection(
 ) -> None:
     """The load balancer's deletion protection goes on only once the service has been healthy:
     on before that, a failed first create cannot roll back (OperationNotPermitted). "false" in
-    the file always wins (tear-down); otherwise a deployed stack keeps its value."""
+    the file always wins (tear-down); otherwise a released stack keeps its value, whatever
+    usable state it is in: a failed update rolled back (UPDATE_ROLLBACK_COMPLETE) still runs
+    the service a release saw healthy (a rollback restores the previous ImageTag too)."""
     asked = values.get(stack.PROTECTION_PARAMETER)
     if asked == "false":
         return
     ran = (
         found is not None
-        and found["StackStatus"] in RAN
+        and found["StackStatus"] in stack.RELEASABLE
         and bool(stack.parameters(found).get(stack.IMAGE_TAG_PARAMETER))
     )
     if ran:

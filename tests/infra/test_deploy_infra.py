@@ -282,6 +282,55 @@ def test_an_infra_deploy_applies_the_file_and_never_changes_the_image_tag(
     assert second["DeletionProtection"] == "true"  # turned on once healthy: infra deploys keep it
 
 
+def session_seeing(status: str, until: str) -> boto3.session.Session:
+    """A session to which stack predict-api reports `status` until the deploy makes the call
+    `until`: moto's stacks never fail nor roll back, so the DescribeStacks answer plays the state
+    (the boto3 boundary; everything else is moto's)."""
+    session = boto3.session.Session()
+    made: list[str] = []
+
+    def play(parsed, **_):
+        for found in parsed.get("Stacks") or []:
+            if found["StackName"] == "predict-api" and not made:
+                found["StackStatus"] = status
+
+    session.events.register("after-call.cloudformation.DescribeStacks", play)
+    session.events.register(f"before-call.cloudformation.{until}", lambda **_: made.append(until))
+    return session
+
+
+def released_stack(template: Path, **changes: str) -> None:
+    """The root stack as a release leaves it: an ImageTag, the load balancer protected."""
+    values = {
+        "GitHubRepository": "my-org/predict-api",
+        "ImageTag": "c" * 40,
+        "DeletionProtection": "true",
+        "ArtifactsBucketName": BUCKET,
+        **changes,
+    }
+    (cfn,) = clients("cloudformation")
+    cfn.create_stack(
+        StackName="predict-api",
+        TemplateBody=template.read_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
+    )
+
+
+@pytest.mark.slow
+def test_a_released_stack_keeps_its_protection_after_a_failed_update_rolled_back(
+    aws_env, stand_in_root, tmp_path, capsys
+):
+    # UPDATE_ROLLBACK_COMPLETE: the last update failed, the stack runs as before it (releasable).
+    released_stack(stand_in_root)
+    changed = own_parameters(tmp_path, GitHubBranch="release")
+    session = session_seeing("UPDATE_ROLLBACK_COMPLETE", until="CreateChangeSet")
+    code = cli.main(["infra", "--parameters", str(changed)], session=session)
+    assert code == ExitCode.OK, capsys.readouterr()
+    deployed = parameters_of("predict-api")
+    assert deployed["GitHubBranch"] == "release"
+    assert deployed["DeletionProtection"] == "true"
+
+
 @pytest.mark.slow
 def test_a_stack_whose_creation_rolled_back_is_deleted_and_created_again(
     aws_env, stand_in_root, tmp_path, capsys, monkeypatch
