@@ -41,12 +41,12 @@ The infrastructure is deployed with `scripts/release.sh infra` (see `scripts/rel
 
 INFRA_DESCRIPTION = """\
 Deploys cloudformation/root.yaml and its nested stacks. First, without changing anything: checks the
-parameters file, the stack, and --image-tag in ECR. Then creates what the root stack needs before it
-exists: the ECS service-linked role AWSServiceRoleForECS when missing (needs
-iam:CreateServiceLinkedRole; a fresh account's first cluster can fail without it) and the bootstrap
-stack <stack>-bootstrap (cloudformation/bootstrap.yaml: the artifacts bucket). Runs `aws
-cloudformation package` into that bucket, then one change set for the root stack, shown, executed,
-its events streamed. ImageTag keeps the deployed value unless --image-tag is given, so an
+parameters file, the stack, and --image-tag in ECR and its scan, as a release does. Then creates
+what the root stack needs before it exists: the ECS service-linked role AWSServiceRoleForECS when
+missing (needs iam:CreateServiceLinkedRole; a fresh account's first cluster can fail without it)
+and the bootstrap stack <stack>-bootstrap (cloudformation/bootstrap.yaml: the artifacts bucket).
+Runs `aws cloudformation package` into that bucket, then one change set for the root stack, shown,
+executed, its events streamed. ImageTag keeps the deployed value unless --image-tag is given, so an
 infrastructure deploy never reverts a release. If the account already has the GitHub OIDC provider,
 a new stack reuses it. A stack whose creation failed (ROLLBACK_COMPLETE) is deleted and created
 again. DeletionProtection stays false until the service has been healthy; "false" in the file turns
@@ -163,6 +163,17 @@ def _add_shared(parser: argparse.ArgumentParser) -> None:
         help="bound on everything after the build: push, scan, change set, update, verification, "
         "health check (default: %(default)s); when reached: exit 11, the update carries on",
     )
+    add(
+        "--allow-critical-findings",
+        action="store_true",
+        help="deploy even if the image's ECR scan has CRITICAL findings",
+    )
+    add(
+        "--allow-unsupported-image",
+        action="store_true",
+        help="deploy an image the ECR/Inspector scanner cannot scan (its base OS is unknown to "
+        "the scanner), knowingly unscanned; other scan results still gate",
+    )
 
 
 def build_infra_parser() -> argparse.ArgumentParser:
@@ -196,7 +207,7 @@ def build_infra_parser() -> argparse.ArgumentParser:
         metavar="SHA",
         help="deploy this image instead of keeping the deployed one: the full commit SHA it was "
         "pushed with (a short SHA is resolved in this repository); it must be in the stack's ECR "
-        "repository (else exit 6)",
+        "repository (else exit 6) and pass the scan gate as in a release (else exit 14)",
     )
     add(
         "--dry-run",
@@ -278,17 +289,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="check this URL instead of <ServiceUrl>/health (e.g. your domain when the load "
         "balancer has a certificate for it)",
-    )
-    add(
-        "--allow-critical-findings",
-        action="store_true",
-        help="deploy even if the image's ECR scan has CRITICAL findings",
-    )
-    add(
-        "--allow-unsupported-image",
-        action="store_true",
-        help="deploy an image the ECR/Inspector scanner cannot scan (its base OS is unknown to "
-        "the scanner), knowingly unscanned; other scan results still gate",
     )
     return parser
 

@@ -21,7 +21,17 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from release_tool import account, outcome, package, parameters_file, regions, stack, workspace
+from release_tool import (
+    account,
+    outcome,
+    package,
+    parameters_file,
+    regions,
+    registry,
+    scan,
+    stack,
+    workspace,
+)
 from release_tool.deadline import Clock, Deadline
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
@@ -86,7 +96,7 @@ def start(args: argparse.Namespace, state: InfraState, session: Any = None) -> E
             "GitHubRepository is not in the parameters file: a new stack needs your OWNER/REPO",
         )
     if tag:
-        _require_tag_in_ecr(clients.ecr, values or {}, found, args.stack, tag)
+        _check_image(clients, args, values or {}, found, tag, deadline, reporter)
     if args.package_only is None:  # taskcat's own stacks get theirs from the account
         account.ensure_ecs_service_linked_role(iam, reporter, args.dry_run)
     overrides = dict(values or {})
@@ -190,30 +200,54 @@ def _usable_or_none(cfn: Any, name: str, reporter: Reporter, dry_run: bool) -> d
     return found
 
 
-def _require_tag_in_ecr(ecr: Any, values: dict, found: dict | None, name: str, tag: str) -> None:
-    """A tag that is not in ECR would start a long update whose tasks never pull."""
-    repository = values.get("ImageRepositoryName") or (
-        stack.outputs(found).get("RepositoryName") if found else None
-    )
+def _check_image(
+    clients: Clients,
+    args: argparse.Namespace,
+    values: dict,
+    found: dict | None,
+    tag: str,
+    deadline: Deadline,
+    reporter: Reporter,
+) -> None:
+    """--image-tag passes what a release checks: in ECR as one image (a missing tag would start
+    a long update whose tasks never pull), and through the scan gate with the same --allow-*."""
+    repository, named_by = _image_repository(values, found)
     if not repository:
         raise ReleaseError(
             ExitCode.IMAGE_NOT_FOUND,
-            f"image tag {tag} cannot be in ECR yet: stack {name} has no repository; deploy "
+            f"image tag {tag} cannot be in ECR yet: stack {args.stack} has no repository; deploy "
             "without --image-tag first, then release (README, Deploy to your account)",
         )
-    try:
-        ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") not in (
-            "ImageNotFoundException",
-            "RepositoryNotFoundException",
-        ):
-            raise
+    reporter.step(f"image {repository}:{tag}")
+    if not registry.tag_exists(clients.ecr, repository, tag, named_by):
         raise ReleaseError(
             ExitCode.IMAGE_NOT_FOUND,
             f"image tag {tag} is not in ECR repository {repository}; push it first "
             "(scripts/release.sh builds and pushes)",
-        ) from None
+        )
+    scan.check(
+        clients.ecr,
+        repository,
+        tag,
+        reporter,
+        deadline,
+        args.allow_critical_findings,
+        allow_unsupported=args.allow_unsupported_image,
+        inspector=clients.inspector2,
+    )
+
+
+def _image_repository(values: dict, found: dict | None) -> tuple[str | None, str]:
+    """The repository the tasks will pull from, and where its name comes from: ImageRepositoryName
+    (the file's, else the stack's kept value), else the stack's own repository."""
+    name = "ImageRepositoryName"
+    if values.get(name):
+        return values[name], f"{name} in the parameters file"
+    if found is None:
+        return None, ""
+    if name not in values and stack.parameters(found).get(name):
+        return stack.parameters(found)[name], f"the stack's {name}"
+    return stack.outputs(found).get("RepositoryName"), "the stack's RepositoryName output"
 
 
 def _require_public_zone_holding(route53: Any, values: dict, reporter: Reporter) -> None:

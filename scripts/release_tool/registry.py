@@ -30,9 +30,12 @@ def repository_name(repository_uri: str) -> str:
     return repository_uri.split("/", 1)[1] if "/" in repository_uri else repository_uri
 
 
-def tag_exists(ecr: Any, repository: str, tag: str) -> bool:
+def tag_exists(
+    ecr: Any, repository: str, tag: str, named_by: str = "the stack's RepositoryUri"
+) -> bool:
     """Whether the tag is in ECR; an image index under it is refused (exit 7): it cannot be
-    scanned, and tags are immutable, so it must be deleted and pushed again as one image."""
+    scanned, and tags are immutable, so it must be deleted and pushed again as one image.
+    named_by: where the repository's name comes from, for the message when it does not exist."""
     try:
         found = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
     except ClientError as error:
@@ -42,7 +45,7 @@ def tag_exists(ecr: Any, repository: str, tag: str) -> bool:
         if code == "RepositoryNotFoundException":
             raise ReleaseError(
                 ExitCode.STACK_NOT_READY,
-                f"ECR repository {repository!r} (the stack's RepositoryUri) does not exist",
+                f"ECR repository {repository!r} ({named_by}) does not exist",
             ) from None
         raise
     details = (found.get("imageDetails") or [{}])[0]

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -56,6 +57,7 @@ def own_parameters(tmp_path: Path, **changes) -> Path:
 def test_help_documents_every_option_and_the_permission_it_needs():
     result = run("--help")
     assert result.returncode == 0
+    options = result.stdout[result.stdout.index("\noptions:") : result.stdout.index("exit codes:")]
     for option in (
         "--parameters",
         "--stack",
@@ -66,8 +68,10 @@ def test_help_documents_every_option_and_the_permission_it_needs():
         "--dry-run",
         "--package-only",
         "--timeout",
+        "--allow-critical-findings",
+        "--allow-unsupported-image",
     ):
-        assert option in result.stdout
+        assert f" {option}" in options, option
     assert "iam:CreateServiceLinkedRole" in result.stdout
 
 
@@ -329,6 +333,83 @@ def test_a_released_stack_keeps_its_protection_after_a_failed_update_rolled_back
     deployed = parameters_of("predict-api")
     assert deployed["GitHubBranch"] == "release"
     assert deployed["DeletionProtection"] == "true"
+
+
+IMAGES = "predict-images"  # an ECR repository of the account (root.yaml ImageRepositoryName)
+SCANNED_TAG = "d" * 40
+
+
+def image_with_a_critical_finding(endpoint: str) -> None:
+    """SCANNED_TAG pushed to IMAGES, its basic scan COMPLETE with one CRITICAL finding (moto's
+    own way to set what DescribeImageScanFindings answers: its Moto API)."""
+    ecr = boto3.client("ecr")
+    ecr.create_repository(repositoryName=IMAGES)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 2,
+            "digest": "sha256:" + "d" * 64,
+        },
+        "layers": [],
+    }
+    ecr.put_image(repositoryName=IMAGES, imageManifest=json.dumps(manifest), imageTag=SCANNED_TAG)
+    ecr.start_image_scan(repositoryName=IMAGES, imageId={"imageTag": SCANNED_TAG})
+    result = {
+        "registryId": "123456789012",
+        "repositoryName": IMAGES,
+        "imageId": {"imageTag": SCANNED_TAG},
+        "imageScanStatus": {"status": "COMPLETE", "description": "done"},
+        "imageScanFindings": {
+            "findingSeverityCounts": {"CRITICAL": 1},
+            "findings": [{"name": "CVE-2099-0001", "severity": "CRITICAL"}],
+        },
+    }
+    body = json.dumps({"results": [result], "region": "us-east-1"}).encode()
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/static/ecr/scan-finding-results", data=body, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("named_in", ["file", "stack"])
+def test_an_image_tag_with_critical_findings_is_refused_as_a_release_refuses_it(
+    aws_env, stand_in_root, tmp_path, capsys, named_in
+):
+    # The repository the tasks pull from: the file's ImageRepositoryName, or the stack's own value
+    # that the file leaves as it is.
+    released_stack(
+        stand_in_root, **({"ImageRepositoryName": IMAGES} if named_in == "stack" else {})
+    )
+    image_with_a_critical_finding(aws_env)
+    params = own_parameters(
+        tmp_path, **({"ImageRepositoryName": IMAGES} if named_in == "file" else {})
+    )
+    code = cli.main(["infra", "--parameters", str(params), "--image-tag", SCANNED_TAG])
+    err = capsys.readouterr().err
+    assert code == ExitCode.CRITICAL_FINDINGS, err
+    (line,) = [line for line in err.splitlines() if "error" in line]
+    assert f"image {SCANNED_TAG} has 1 CRITICAL finding(s)" in line, line
+    assert "CRITICAL: CVE-2099-0001" in err
+    assert parameters_of("predict-api")["ImageTag"] == "c" * 40  # nothing deployed
+
+
+@pytest.mark.slow
+def test_allow_critical_findings_lets_the_infra_deploy_run_that_image(
+    aws_env, stand_in_root, tmp_path, capsys
+):
+    released_stack(stand_in_root)
+    image_with_a_critical_finding(aws_env)
+    params = own_parameters(tmp_path, ImageRepositoryName=IMAGES)
+    argv = ["infra", "--parameters", str(params), "--image-tag", SCANNED_TAG]
+    code = cli.main([*argv, "--allow-critical-findings"])
+    out = capsys.readouterr().out
+    assert code == ExitCode.OK, out
+    assert "--allow-critical-findings: deploying despite 1 CRITICAL" in out
+    assert parameters_of("predict-api")["ImageTag"] == SCANNED_TAG
 
 
 @pytest.mark.slow
