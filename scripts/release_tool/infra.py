@@ -39,7 +39,9 @@ from release_tool.progress import wait_until_final
 from release_tool.release import Clients, check_credentials
 from release_tool.rollout import RolloutWatcher
 from release_tool.stack_events import StackWatcher, newest_event_id
+from release_tool.workspace import PLATFORM_BY_CPU_ARCHITECTURE
 
+ARCHITECTURE = "CpuArchitecture"
 BOOTSTRAP_TEMPLATE = workspace.REPO_ROOT / "cloudformation" / "bootstrap.yaml"
 DEFAULT_PARAMETERS = workspace.REPO_ROOT / "cloudformation" / "parameters.json"
 
@@ -95,6 +97,8 @@ def start(args: argparse.Namespace, state: InfraState, session: Any = None) -> E
             ExitCode.USAGE,
             "GitHubRepository is not in the parameters file: a new stack needs your OWNER/REPO",
         )
+    if found is not None and not tag:
+        _refuse_new_architecture_for_the_running_image(values or {}, found)
     if tag:
         _check_image(clients, args, values or {}, found, tag, deadline, reporter)
     if args.package_only is None:  # taskcat's own stacks get theirs from the account
@@ -198,6 +202,25 @@ def _usable_or_none(cfn: Any, name: str, reporter: Reporter, dry_run: bool) -> d
             ExitCode.STACK_NOT_READY, f"stack {name!r} is in {status}: {stack.advice(cfn, found)}"
         )
     return found
+
+
+def _refuse_new_architecture_for_the_running_image(values: dict, found: dict) -> None:
+    """The running image was built for the stack's CpuArchitecture: tasks of another one fail to
+    start it ("exec format error") and the update rolls back. The service exists whenever
+    ImageTag is set (root.yaml HasImage)."""
+    running = stack.parameters(found).get(stack.IMAGE_TAG_PARAMETER)
+    before = stack.parameters(found).get(ARCHITECTURE) or "X86_64"  # Fargate's default
+    after = values.get(ARCHITECTURE) or before
+    if not running or after == before:
+        return
+    platform = PLATFORM_BY_CPU_ARCHITECTURE.get(after, after)
+    raise ReleaseError(
+        ExitCode.USAGE,
+        f"{ARCHITECTURE} {before} -> {after} refused: stack {found['StackName']} runs image "
+        f"{running}, built for {before}; {after} tasks would fail to start it (exec format "
+        f"error); pass --image-tag with the SHA of an image built for {platform} and pushed to "
+        f"ECR (a release builds for the stack's current {ARCHITECTURE}), or keep {before}",
+    )
 
 
 def _check_image(

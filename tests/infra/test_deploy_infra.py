@@ -339,9 +339,8 @@ IMAGES = "predict-images"  # an ECR repository of the account (root.yaml ImageRe
 SCANNED_TAG = "d" * 40
 
 
-def image_with_a_critical_finding(endpoint: str) -> None:
-    """SCANNED_TAG pushed to IMAGES, its basic scan COMPLETE with one CRITICAL finding (moto's
-    own way to set what DescribeImageScanFindings answers: its Moto API)."""
+def pushed_image() -> None:
+    """SCANNED_TAG pushed to IMAGES, a repository that does not scan on push."""
     ecr = boto3.client("ecr")
     ecr.create_repository(repositoryName=IMAGES)
     manifest = {
@@ -355,7 +354,13 @@ def image_with_a_critical_finding(endpoint: str) -> None:
         "layers": [],
     }
     ecr.put_image(repositoryName=IMAGES, imageManifest=json.dumps(manifest), imageTag=SCANNED_TAG)
-    ecr.start_image_scan(repositoryName=IMAGES, imageId={"imageTag": SCANNED_TAG})
+
+
+def image_with_a_critical_finding(endpoint: str) -> None:
+    """SCANNED_TAG pushed to IMAGES, its basic scan COMPLETE with one CRITICAL finding (moto's
+    own way to set what DescribeImageScanFindings answers: its Moto API)."""
+    pushed_image()
+    boto3.client("ecr").start_image_scan(repositoryName=IMAGES, imageId={"imageTag": SCANNED_TAG})
     result = {
         "registryId": "123456789012",
         "repositoryName": IMAGES,
@@ -410,6 +415,28 @@ def test_allow_critical_findings_lets_the_infra_deploy_run_that_image(
     assert code == ExitCode.OK, out
     assert "--allow-critical-findings: deploying despite 1 CRITICAL" in out
     assert parameters_of("predict-api")["ImageTag"] == SCANNED_TAG
+
+
+@pytest.mark.slow
+def test_changing_the_architecture_under_a_running_service_needs_an_image_built_for_it(
+    aws_env, stand_in_root, tmp_path, capsys
+):
+    # The service runs an image built for X86_64 (the default); ARM64 tasks could not start it.
+    released_stack(stand_in_root)
+    params = own_parameters(tmp_path, CpuArchitecture="ARM64", ImageRepositoryName=IMAGES)
+    code = cli.main(["infra", "--parameters", str(params)])
+    err = capsys.readouterr().err
+    assert code == ExitCode.USAGE, err
+    (line,) = [line for line in err.splitlines() if "error" in line]
+    assert "CpuArchitecture X86_64 -> ARM64" in line and "exec format error" in line, line
+    assert "--image-tag" in line and "linux/arm64" in line, line
+    assert parameters_of("predict-api")["CpuArchitecture"] == "X86_64"
+    # With the image built for ARM64 (assumed: ECR does not say what a tag was built for).
+    pushed_image()
+    code = cli.main(["infra", "--parameters", str(params), "--image-tag", SCANNED_TAG])
+    assert code == ExitCode.OK, capsys.readouterr()
+    deployed = parameters_of("predict-api")
+    assert deployed["CpuArchitecture"] == "ARM64" and deployed["ImageTag"] == SCANNED_TAG
 
 
 @pytest.mark.slow
