@@ -35,7 +35,7 @@ from release_tool import (
 from release_tool.deadline import Clock, Deadline
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
-from release_tool.progress import wait_until_final
+from release_tool.progress import failure_details, wait_until_final
 from release_tool.release import Clients, check_credentials
 from release_tool.rollout import RolloutWatcher
 from release_tool.stack_events import StackWatcher, newest_event_id
@@ -88,7 +88,7 @@ def start(args: argparse.Namespace, state: InfraState, session: Any = None) -> E
             session.client("route53", region_name=region), values, reporter
         )
     try:
-        found = _usable_or_none(cfn, args.stack, reporter, args.dry_run)
+        found = _usable_or_none(cfn, args, reporter, deadline, state)
     except DryRunEnds as ended:
         reporter.step(str(ended))
         return ExitCode.OK
@@ -169,16 +169,19 @@ def _resolve_image_tag(tag: str | None, reporter: Reporter) -> str | None:
     return full
 
 
-def _usable_or_none(cfn: Any, name: str, reporter: Reporter, dry_run: bool) -> dict | None:
+def _usable_or_none(
+    cfn: Any, args: argparse.Namespace, reporter: Reporter, deadline: Deadline, state: InfraState
+) -> dict | None:
     """The stack to update, or None to create one. A stack whose creation failed and rolled back
     holds nothing (ROLLBACK_COMPLETE): it is deleted so that this same command creates it again."""
+    name = args.stack
     found = stack.find(cfn, name)
     if found is None or found["StackStatus"] == "REVIEW_IN_PROGRESS":
         reporter.info(f"stack {name} does not exist yet: it will be created")
         return None
     status = found["StackStatus"]
     if status == "ROLLBACK_COMPLETE":
-        if dry_run:  # a CREATE change set cannot be shown while the old stack is there
+        if args.dry_run:  # a CREATE change set cannot be shown while the old stack is there
             raise DryRunEnds(
                 f"dry run: stack {name} is ROLLBACK_COMPLETE (its creation failed, nothing of it "
                 "runs): a deploy deletes it and creates it again; nothing changed"
@@ -187,10 +190,7 @@ def _usable_or_none(cfn: Any, name: str, reporter: Reporter, dry_run: bool) -> d
             f"stack {name} is ROLLBACK_COMPLETE (its creation failed, nothing of it "
             "runs): deleting it, then creating it again"
         )
-        cfn.delete_stack(StackName=found["StackId"])
-        cfn.get_waiter("stack_delete_complete").wait(
-            StackName=found["StackId"], WaiterConfig={"Delay": 5, "MaxAttempts": 360}
-        )
+        _delete(cfn, found, args, reporter, deadline, state)
         return None
     if status.endswith("_IN_PROGRESS"):
         raise ReleaseError(
@@ -221,6 +221,33 @@ def _refuse_new_architecture_for_the_running_image(values: dict, found: dict) ->
         f"error); pass --image-tag with the SHA of an image built for {platform} and pushed to "
         f"ECR (a release builds for the stack's current {ARCHITECTURE}), or keep {before}",
     )
+
+
+def _delete(
+    cfn: Any,
+    found: dict,
+    args: argparse.Namespace,
+    reporter: Reporter,
+    deadline: Deadline,
+    state: InfraState,
+) -> None:
+    """Delete the stack, its events streamed, within --timeout; a delete that fails (e.g. a
+    resource that cannot go) ends here with the status and what to do."""
+    stack_id = found["StackId"]
+    baseline = newest_event_id(cfn, stack_id)
+    state.update_started = True  # a delete, once asked for, carries on in CloudFormation
+    cfn.delete_stack(StackName=stack_id)
+    watcher, rollout = StackWatcher(cfn, stack_id, baseline), RolloutWatcher(ecs=None)
+    status = wait_until_final(
+        cfn, watcher, rollout, reporter, deadline, args.poll_interval, args.stack
+    )
+    if status != "DELETE_COMPLETE":
+        raise ReleaseError(
+            ExitCode.STACK_NOT_READY,
+            f"deleting stack {args.stack!r} ended in {status}: "
+            f"{stack.advice(cfn, stack.describe(cfn, stack_id))}",
+            details=failure_details(watcher, rollout),
+        )
 
 
 def _check_image(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from release_tool import cli, package
 from release_tool.errors import ExitCode
 
@@ -286,21 +287,35 @@ def test_an_infra_deploy_applies_the_file_and_never_changes_the_image_tag(
     assert second["DeletionProtection"] == "true"  # turned on once healthy: infra deploys keep it
 
 
-def session_seeing(status: str, until: str) -> boto3.session.Session:
+def session_seeing(
+    status: str, until: str, then: str | None = None, times: int = 1_000
+) -> boto3.session.Session:
     """A session to which stack predict-api reports `status` until the deploy makes the call
-    `until`: moto's stacks never fail nor roll back, so the DescribeStacks answer plays the state
-    (the boto3 boundary; everything else is moto's)."""
+    `until`, then `then` for `times` answers (else moto's own): moto's stacks never fail nor roll
+    back, so the DescribeStacks answer plays the state (the boto3 boundary; the rest is moto's)."""
     session = boto3.session.Session()
     made: list[str] = []
+    played_after = [0]
 
     def play(parsed, **_):
         for found in parsed.get("Stacks") or []:
-            if found["StackName"] == "predict-api" and not made:
+            if found["StackName"] != "predict-api":
+                continue
+            if not made:
                 found["StackStatus"] = status
+            elif then and played_after[0] < times:
+                played_after[0] += 1
+                found["StackStatus"] = then
 
     session.events.register("after-call.cloudformation.DescribeStacks", play)
     session.events.register(f"before-call.cloudformation.{until}", lambda **_: made.append(until))
     return session
+
+
+def refuse_to_delete(session: boto3.session.Session) -> None:
+    """DeleteStack answers as AWS does, and moto keeps the stack: what a failing delete needs."""
+    answer = (AWSResponse("", 200, {}, None), {"ResponseMetadata": {"HTTPStatusCode": 200}})
+    session.events.register("before-call.cloudformation.DeleteStack", lambda **_: answer)
 
 
 def released_stack(template: Path, **changes: str) -> None:
@@ -439,48 +454,69 @@ def test_changing_the_architecture_under_a_running_service_needs_an_image_built_
     assert deployed["CpuArchitecture"] == "ARM64" and deployed["ImageTag"] == SCANNED_TAG
 
 
-@pytest.mark.slow
-def test_a_stack_whose_creation_rolled_back_is_deleted_and_created_again(
-    aws_env, stand_in_root, tmp_path, capsys, monkeypatch
-):
-    """ROLLBACK_COMPLETE: the stack never ran anything; CloudFormation only allows deleting it
-    (AWS docs, "Troubleshooting CloudFormation": a stack in ROLLBACK_COMPLETE can only be deleted).
-    moto never rolls back, so its DescribeStacks answer plays the state until the delete."""
+def rolled_back_creation(template: Path) -> None:
+    """A stack as its failed creation leaves it (the status comes from session_seeing)."""
     (cfn,) = clients("cloudformation")
     cfn.create_stack(
         StackName="predict-api",
-        TemplateBody=stand_in_root.read_text(),
+        TemplateBody=template.read_text(),
         Parameters=[
             {"ParameterKey": "GitHubRepository", "ParameterValue": "my-org/x"},
             {"ParameterKey": "ArtifactsBucketName", "ParameterValue": BUCKET},
         ],
     )
-    deleted: list[str] = []
-    import botocore.session
 
-    original = botocore.session.Session.create_client
 
-    def create_client(self, service_name, *args, **kwargs):
-        made = original(self, service_name, *args, **kwargs)
-        if service_name == "cloudformation":
-
-            def play(parsed, **_):
-                for found in parsed.get("Stacks") or []:
-                    if found["StackName"] == "predict-api" and not deleted:
-                        found["StackStatus"] = "ROLLBACK_COMPLETE"
-
-            made.meta.events.register("after-call.cloudformation.DescribeStacks", play)
-            made.meta.events.register(
-                "after-call.cloudformation.DeleteStack", lambda **_: deleted.append("yes")
-            )
-        return made
-
-    monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
-    code = cli.main(["infra", "--parameters", str(own_parameters(tmp_path))])
+@pytest.mark.slow
+def test_a_stack_whose_creation_rolled_back_is_deleted_and_created_again(
+    aws_env, stand_in_root, tmp_path, capsys
+):
+    """ROLLBACK_COMPLETE: the stack never ran anything; CloudFormation only allows deleting it
+    (AWS docs, "Troubleshooting CloudFormation": a stack in ROLLBACK_COMPLETE can only be deleted).
+    moto never rolls back, so its DescribeStacks answer plays the state until the delete."""
+    rolled_back_creation(stand_in_root)
+    session = session_seeing("ROLLBACK_COMPLETE", until="DeleteStack")
+    code = cli.main(["infra", "--parameters", str(own_parameters(tmp_path))], session=session)
     out = capsys.readouterr().out
     assert code == ExitCode.OK, out
-    assert deleted and "deleting it, then creating it again" in out
+    assert "deleting it, then creating it again" in out
+    assert "DELETE_COMPLETE" in out  # the delete's own events, streamed
     assert parameters_of("predict-api")["GitHubRepository"] == "my-org/predict-api"
+
+
+@pytest.mark.slow
+def test_a_delete_that_fails_says_so_with_the_stack_status_and_what_to_do(
+    aws_env, stand_in_root, tmp_path, capsys
+):
+    rolled_back_creation(stand_in_root)
+    session = session_seeing("ROLLBACK_COMPLETE", until="DeleteStack", then="DELETE_FAILED")
+    refuse_to_delete(session)
+    code = cli.main(["infra", "--parameters", str(own_parameters(tmp_path))], session=session)
+    err = capsys.readouterr().err
+    assert code == ExitCode.STACK_NOT_READY, err
+    (line,) = [line for line in err.splitlines() if "error" in line]
+    assert "ended in DELETE_FAILED" in line, line
+    assert "`aws cloudformation delete-stack --stack-name predict-api`" in line, line
+    assert "then `scripts/release.sh infra`" in line, line
+
+
+@pytest.mark.slow
+def test_a_delete_that_does_not_finish_stops_at_the_timeout(
+    aws_env, stand_in_root, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("RELEASE_POLL_SECONDS", "0.5")
+    rolled_back_creation(stand_in_root)
+    # Long enough for --timeout 2 at a poll every 0.5 s; then moto's DELETE_COMPLETE.
+    session = session_seeing(
+        "ROLLBACK_COMPLETE", until="DeleteStack", then="DELETE_IN_PROGRESS", times=12
+    )
+    argv = ["infra", "--parameters", str(own_parameters(tmp_path)), "--timeout", "2"]
+    code = cli.main(argv, session=session)
+    err = capsys.readouterr().err
+    assert code == ExitCode.TIMEOUT, err
+    (line,) = [line for line in err.splitlines() if "error" in line]
+    assert "--timeout 2 s reached: stack still DELETE_IN_PROGRESS" in line, line
+    assert "describe-stack-events --stack-name predict-api" in line, line
 
 
 @pytest.mark.slow
