@@ -55,6 +55,14 @@ def own_parameters(tmp_path: Path, **changes) -> Path:
     return path
 
 
+def error_line(stderr: str) -> str:
+    """The one error line a failure prints (warnings and indented detail lines may come
+    before it): exactly one, in the tool's form."""
+    lines = [line for line in stderr.splitlines() if not line.startswith(("warning: ", "    "))]
+    assert len(lines) == 1 and lines[0].startswith("release: error: "), stderr
+    return lines[0]
+
+
 def test_help_documents_every_option_and_the_permission_it_needs():
     result = run("--help")
     assert result.returncode == 0
@@ -99,8 +107,7 @@ def test_bad_input_fails_at_once_with_one_clear_line(args, message, tmp_path):
     # No AWS at all: an endpoint nobody listens on proves nothing is called before validation.
     result = run("--parameters", str(own_parameters(tmp_path)), *args, env=NOBODY)
     assert result.returncode == ExitCode.USAGE, result.stderr
-    errors = [line for line in result.stderr.splitlines() if "error" in line]
-    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert message in error_line(result.stderr), result.stderr
     assert "cannot reach AWS" not in result.stderr
 
 
@@ -109,7 +116,7 @@ def test_an_unknown_region_from_the_environment_is_refused_before_any_retry(tmp_
         "--parameters", str(own_parameters(tmp_path)), env={**NOBODY, "AWS_REGION": "xx-nowhere-9"}
     )
     assert result.returncode == ExitCode.USAGE
-    assert "unknown AWS region 'xx-nowhere-9'" in result.stderr
+    assert "unknown AWS region 'xx-nowhere-9'" in error_line(result.stderr)
 
 
 @pytest.mark.parametrize(
@@ -134,14 +141,14 @@ def test_a_bad_parameters_file_fails_before_any_aws_call(content, message, tmp_p
     params.write_text(content)
     result = run("--parameters", str(params), env=NOBODY)
     assert result.returncode == ExitCode.USAGE
-    assert result.stderr.strip().splitlines()[-1:] and message in result.stderr
-    assert "cannot reach AWS" not in result.stderr
+    assert message in error_line(result.stderr), result.stderr
 
 
 def test_the_example_file_as_it_is_is_refused_naming_github_repository():
     result = run("--parameters", str(EXAMPLE), env=NOBODY)
     assert result.returncode == ExitCode.USAGE
-    assert "GitHubRepository" in result.stderr and "octo-org/predict-api" in result.stderr
+    line = error_line(result.stderr)
+    assert "GitHubRepository" in line and "octo-org/predict-api" in line, line
 
 
 @pytest.mark.parametrize(
@@ -150,7 +157,7 @@ def test_the_example_file_as_it_is_is_refused_naming_github_repository():
 def test_consistent_counts_pass_and_unreachable_aws_is_exit_3_as_in_the_release(counts, tmp_path):
     result = run("--parameters", str(own_parameters(tmp_path, **counts)), env=NOBODY)
     assert result.returncode == ExitCode.PREREQUISITE == 3, result.stderr
-    assert "cannot reach AWS" in result.stderr
+    assert "cannot reach AWS" in error_line(result.stderr)
 
 
 def test_short_image_tag_is_resolved_to_the_full_commit_sha(tmp_path):
@@ -162,7 +169,7 @@ def test_short_image_tag_is_resolved_to_the_full_commit_sha(tmp_path):
     ).stdout.strip()
     result = run("--parameters", str(own_parameters(tmp_path)), "--image-tag", full[:9], env=NOBODY)
     assert f"--image-tag {full[:9]} is commit {full}" in result.stdout
-    assert "cannot reach AWS" in result.stderr, result.stderr
+    assert "cannot reach AWS" in error_line(result.stderr)
 
 
 def test_root_count_defaults_are_consistent():
@@ -411,7 +418,7 @@ def test_an_image_tag_with_critical_findings_is_refused_as_a_release_refuses_it(
     code = cli.main(["infra", "--parameters", str(params), "--image-tag", SCANNED_TAG])
     err = capsys.readouterr().err
     assert code == ExitCode.CRITICAL_FINDINGS, err
-    (line,) = [line for line in err.splitlines() if "error" in line]
+    line = error_line(err)
     assert f"image {SCANNED_TAG} has 1 CRITICAL finding(s)" in line, line
     assert "CRITICAL: CVE-2099-0001" in err
     assert parameters_of("predict-api")["ImageTag"] == "c" * 40  # nothing deployed
@@ -442,7 +449,7 @@ def test_changing_the_architecture_under_a_running_service_needs_an_image_built_
     code = cli.main(["infra", "--parameters", str(params)])
     err = capsys.readouterr().err
     assert code == ExitCode.USAGE, err
-    (line,) = [line for line in err.splitlines() if "error" in line]
+    line = error_line(err)
     assert "CpuArchitecture X86_64 -> ARM64" in line and "exec format error" in line, line
     assert "--image-tag" in line and "linux/arm64" in line, line
     assert parameters_of("predict-api")["CpuArchitecture"] == "X86_64"
@@ -494,7 +501,7 @@ def test_a_delete_that_fails_says_so_with_the_stack_status_and_what_to_do(
     code = cli.main(["infra", "--parameters", str(own_parameters(tmp_path))], session=session)
     err = capsys.readouterr().err
     assert code == ExitCode.STACK_NOT_READY, err
-    (line,) = [line for line in err.splitlines() if "error" in line]
+    line = error_line(err)
     assert "ended in DELETE_FAILED" in line, line
     assert "`aws cloudformation delete-stack --stack-name predict-api`" in line, line
     assert "then `scripts/release.sh infra`" in line, line
@@ -514,7 +521,7 @@ def test_a_delete_that_does_not_finish_stops_at_the_timeout(
     code = cli.main(argv, session=session)
     err = capsys.readouterr().err
     assert code == ExitCode.TIMEOUT, err
-    (line,) = [line for line in err.splitlines() if "error" in line]
+    line = error_line(err)
     assert "--timeout 2 s reached: stack still DELETE_IN_PROGRESS" in line, line
     assert "describe-stack-events --stack-name predict-api" in line, line
 
@@ -572,9 +579,8 @@ def test_a_domain_without_its_zone_or_beside_a_certificate_is_refused_in_one_lin
 ):
     result = run("--parameters", str(own_parameters(tmp_path, **changes)), env=NOBODY)
     assert result.returncode == ExitCode.USAGE, result.stderr
-    (line,) = [line for line in result.stderr.splitlines() if "error" in line]
+    line = error_line(result.stderr)
     assert message in line and all(name in line for name in named), line
-    assert "cannot reach AWS" not in result.stderr
 
 
 @pytest.mark.parametrize("name", ["api.example.com", "example.com", "a-1.b.example.co.uk"])
@@ -584,7 +590,7 @@ def test_a_domain_with_its_zone_passes_the_local_checks_without_a_plain_http_war
     changes = {"DomainName": name, "HostedZoneId": ZONE_ID}
     result = run("--parameters", str(own_parameters(tmp_path, **changes)), env=NOBODY)
     assert result.returncode == ExitCode.PREREQUISITE, result.stderr  # stopped at AWS, not before
-    assert "cannot reach AWS" in result.stderr and "plain HTTP" not in result.stderr
+    assert "cannot reach AWS" in error_line(result.stderr) and "plain HTTP" not in result.stderr
 
 
 def nothing_was_created() -> bool:
@@ -619,7 +625,7 @@ def test_a_zone_that_cannot_validate_the_certificate_is_refused_before_anything_
     code = cli.main(["infra", "--parameters", str(params)])
     err = capsys.readouterr().err
     assert code == ExitCode.USAGE, err
-    (line,) = [line for line in err.splitlines() if "error" in line]
+    line = error_line(err)
     assert message.format(zone=zone) in line and domain in line, line
     assert nothing_was_created()
 
