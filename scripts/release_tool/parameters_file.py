@@ -3,9 +3,11 @@ AWS call, so that a bad value never leaves half a deployment behind."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from release_tool import package
 from release_tool.errors import ExitCode, ReleaseError
@@ -19,21 +21,90 @@ def _refuse(message: str) -> ReleaseError:
     return ReleaseError(ExitCode.USAGE, message)
 
 
+class _Refused(Exception):
+    """A duplicate name, met while the JSON is parsed (the path is added by read)."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in found:  # json.loads would keep the last one silently
+            raise _Refused(f"has {name!r} twice in one object")
+        found[name] = value
+    return found
+
+
 def read(path: Path) -> dict[str, str]:
     """NAME -> value (as strings), from a JSON object or CreateStack's list form."""
     if not path.is_file():
         raise _refuse(f"parameters file '{path}' does not exist")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_pairs)
+    except _Refused as refused:
+        raise _refuse(f"parameters file {path} {refused}") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise _refuse(f"parameters file {path} is not JSON: {error}") from None
     if isinstance(data, list):  # [{"ParameterKey": .., "ParameterValue": ..}]
-        data = {p.get("ParameterKey"): p.get("ParameterValue") for p in data if isinstance(p, dict)}
+        data = _from_list(data, path)
     if not isinstance(data, dict) or not all(isinstance(k, str) and k for k in data):
         raise _refuse(f"parameters file {path} must be a JSON object of NAME: value")
-    values = {name: "" if value is None else str(value) for name, value in data.items()}
+    _refuse_unknown(data, path)
+    values = {name: _string(name, value, path) for name, value in data.items()}
     check(values, path)
     return values
+
+
+def _from_list(items: list, path: Path) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for number, item in enumerate(items, start=1):
+        name = item.get("ParameterKey") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not name:
+            raise _refuse(f"parameters file {path}: item {number} has no ParameterKey")
+        if "ParameterValue" not in item:  # UsePreviousValue: leaving the item out does that
+            raise _refuse(
+                f"parameter {name} in {path} has no ParameterValue (leave the item out to keep "
+                "the stack's value)"
+            )
+        if name in found:
+            raise _refuse(f"parameter {name} is in {path} twice")
+        found[name] = item["ParameterValue"]
+    return found
+
+
+def _refuse_unknown(data: dict[str, Any], path: Path) -> None:
+    """A name the root template lacks would be dropped, and what it meant lost without a word."""
+    known = package.template_parameters(package.ROOT_TEMPLATE)
+    for name in data:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=3)
+        hint = (
+            f"did you mean {' or '.join(close)}?"
+            if close
+            else "see cloudformation/parameters.example.json"
+        )
+        raise _refuse(
+            f"parameter {name} in {path}: {package.ROOT_TEMPLATE.name} has no parameter {name}; "
+            f"{hint}"
+        )
+
+
+# CloudFormation takes every value as a string (Parameter.ParameterValue); a JSON integer has one
+# string form, so it is taken too, but true, null, 2.0 or a list would have theirs guessed.
+def _string(name: str, value: Any, path: Path) -> str:
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return str(value)
+    if isinstance(value, bool) or value is None:
+        example = "" if value is None else str(value).lower()
+        kind = "null" if value is None else f"{json.dumps(value)} (a JSON boolean)"
+        raise _refuse(f'parameter {name} in {path} is {kind}: write it in quotes, e.g. "{example}"')
+    kind = {float: "a decimal number", list: "a list", dict: "an object"}.get(
+        type(value), "no string"
+    )
+    raise _refuse(
+        f"parameter {name} in {path} is {kind}: CloudFormation takes a string (in quotes) or a "
+        "whole number"
+    )
 
 
 def check(values: dict[str, str], path: Path) -> None:

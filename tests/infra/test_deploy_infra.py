@@ -144,6 +144,50 @@ def test_a_bad_parameters_file_fails_before_any_aws_call(content, message, tmp_p
     assert message in error_line(result.stderr), result.stderr
 
 
+LIST_ITEM = '{{"ParameterKey": "{}", "ParameterValue": "info"}}'
+
+
+@pytest.mark.parametrize(
+    ("content", "key", "message"),
+    [
+        # A name root.yaml does not have would be dropped silently, its intent lost.
+        ('{"DesiredCont": "3", "MaxCount": "6"}', "DesiredCont", "did you mean DesiredCount?"),
+        (f"[{LIST_ITEM.format('LogLevl')}]", "LogLevl", "did you mean LogLevel?"),
+        ('{"Colour": "blue"}', "Colour", "root.yaml has no parameter"),
+        # CloudFormation takes every value as a string (Parameter.ParameterValue, a String): a
+        # JSON integer has one string form; true, null, 2.0 or a list would be guessed at.
+        ('{"EnableWaf": true}', "EnableWaf", 'write it in quotes, e.g. "true"'),
+        ('{"AlarmEmail": null}', "AlarmEmail", 'write it in quotes, e.g. ""'),
+        ('{"DesiredCount": 2.5, "MaxCount": 6}', "DesiredCount", "is a decimal number"),
+        ('{"VpcCidr": ["10.0.0.0/16"]}', "VpcCidr", "is a list"),
+        ('{"TaskSize": {"cpu": 512}}', "TaskSize", "is an object"),
+        ('[{"ParameterKey": "LogLevel"}]', "LogLevel", "has no ParameterValue"),
+        (
+            '[{"ParameterKey": "LogLevel", "UsePreviousValue": true}]',
+            "LogLevel",
+            "has no ParameterValue",
+        ),
+        (
+            '[{"ParameterKey": "LogLevel", "ParameterValue": 1.5}]',
+            "LogLevel",
+            "is a decimal number",
+        ),
+        ('[{"ParameterValue": "info"}]', "item 1", "has no ParameterKey"),
+        (f"[{LIST_ITEM.format('LogLevel')}, {LIST_ITEM.format('LogLevel')}]", "LogLevel", "twice"),
+        ('{"LogLevel": "info", "LogLevel": "debug"}', "LogLevel", "twice"),
+    ],
+)
+def test_a_parameters_file_naming_what_root_yaml_lacks_or_a_value_that_is_no_string_is_refused(
+    content, key, message, tmp_path
+):
+    params = tmp_path / "params.json"
+    params.write_text(content)
+    result = run("--parameters", str(params), env=NOBODY)
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    line = error_line(result.stderr)
+    assert str(params) in line and key in line and message in line, line
+
+
 def test_the_example_file_as_it_is_is_refused_naming_github_repository():
     result = run("--parameters", str(EXAMPLE), env=NOBODY)
     assert result.returncode == ExitCode.USAGE
