@@ -480,6 +480,7 @@ def _change(
             TemplateURL=template_url,
             Parameters=parameters,
             Capabilities=stack.CAPABILITIES,
+            IncludeNestedStacks=True,  # the nested stacks' own changes, not just "Modify Stack"
             Description="infrastructure deploy (scripts/release.sh infra)",
         )
     except ClientError as error:
@@ -530,15 +531,7 @@ def _change(
 def _changes(cfn: Any, change_set_id: str) -> list[str]:
     described = cfn.describe_change_set(ChangeSetName=change_set_id)
     lines = [f"change set {described['ChangeSetName']}: what would change"]
-    for change in described.get("Changes") or []:
-        resource = change.get("ResourceChange") or {}
-        replacement = resource.get("Replacement")
-        suffix = f" (replacement: {replacement})" if replacement not in (None, "False") else ""
-        lines.append(
-            f"{resource.get('Action', '?')} {resource.get('ResourceType', '?')} "
-            f"{resource.get('LogicalResourceId', '?')}{suffix}"
-        )
-    return lines
+    return lines + (stack.resource_change_lines(cfn, described) or [stack.NO_RESOURCE_CHANGES])
 
 
 def _drop_empty_shell(cfn: Any, kind: str, stack_id: str) -> None:

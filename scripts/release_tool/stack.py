@@ -42,6 +42,7 @@ BROKEN_ADVICE = {
     "REVIEW_IN_PROGRESS": f"it was never created (only a change set exists); run `{INFRA_COMMAND}`",
 }
 CHANGE_SET_POLL_SECONDS = 3
+NO_RESOURCE_CHANGES = "(CloudFormation reported no resource changes)"
 NO_CHANGES_MARKERS = ("didn't contain changes", "No updates are to be performed")
 
 
@@ -236,18 +237,19 @@ def describe_changes(cfn: Any, change_set_id: str, stack: dict, tag: str) -> lis
         f"parameter {IMAGE_TAG_PARAMETER}: {previous} -> {tag}",
         f"kept at their previous values: {', '.join(kept) or '(none)'}",
     ]
-    resource_lines = _resource_change_lines(cfn, described, depth=0)
-    lines.extend(resource_lines or ["(CloudFormation reported no resource changes)"])
+    lines.extend(resource_change_lines(cfn, described) or [NO_RESOURCE_CHANGES])
     return lines
 
 
-def _resource_change_lines(cfn: Any, described: dict, depth: int) -> list[str]:
+def resource_change_lines(cfn: Any, described: dict, depth: int = 0) -> list[str]:
+    """One line per resource change of a described change set; a nested stack's own changes
+    (its change set, with IncludeNestedStacks) follow it, indented."""
     lines = []
     indent = "  " * depth
     for change in described.get("Changes") or []:
         resource = change.get("ResourceChange") or {}
-        replacement = resource.get("Replacement")
-        suffix = f" (replacement: {replacement})" if replacement else ""
+        replacement = resource.get("Replacement")  # True, False or Conditional
+        suffix = f" (replacement: {replacement})" if replacement not in (None, "False") else ""
         lines.append(
             f"{indent}{resource.get('Action', '?')} {resource.get('ResourceType', '?')} "
             f"{resource.get('LogicalResourceId', '?')}{suffix}"
@@ -255,7 +257,7 @@ def _resource_change_lines(cfn: Any, described: dict, depth: int) -> list[str]:
         nested_id = resource.get("ChangeSetId")
         if nested_id and depth < 3:
             nested = cfn.describe_change_set(ChangeSetName=nested_id)
-            lines.extend(_resource_change_lines(cfn, nested, depth + 1))
+            lines.extend(resource_change_lines(cfn, nested, depth + 1))
     return lines
 
 
