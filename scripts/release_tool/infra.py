@@ -76,6 +76,7 @@ def start(args: argparse.Namespace, state: InfraState, session: Any = None) -> E
 
         session = boto3.session.Session()
     region = regions.resolve(session, args.region or os.environ.get("AWS_REGION"))
+    _require_supported(region)
     clients = Clients.from_session(session, region)
     iam, s3 = session.client("iam", region_name=region), session.client("s3", region_name=region)
     cfn = clients.cloudformation
@@ -134,6 +135,16 @@ def start(args: argparse.Namespace, state: InfraState, session: Any = None) -> E
     known = package.template_parameters(package.ROOT_TEMPLATE)
     parameters = _parameters(overrides, found, known)
     return _change(cfn, clients, args, found, template_url, parameters, deadline, reporter, state)
+
+
+def _require_supported(region: str) -> None:
+    supported = package.supported_regions()
+    if region not in supported:
+        raise ReleaseError(
+            ExitCode.USAGE,
+            f"region {region} is not in {package.ROOT_TEMPLATE.name} Mappings.SupportedRegions, "
+            f"the regions the stack can run in: {', '.join(supported) or '(none)'}",
+        )
 
 
 def _read_parameters(args: argparse.Namespace, reporter: Reporter) -> dict[str, str] | None:

@@ -67,13 +67,22 @@ class _TemplateLoader(yaml.SafeLoader):
 _TemplateLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 
+def _template(path: Path) -> dict:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_TemplateLoader) or {}  # noqa: S506
+
+
 def template_parameters(path: Path) -> set[str]:
-    template = yaml.load(path.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506
-    return set((template or {}).get("Parameters") or {})
+    return set(_template(path).get("Parameters") or {})
 
 
 def parameter_patterns(path: Path) -> dict[str, str]:
     """NAME -> AllowedPattern: the template is the one home of what a value may look like."""
-    template = yaml.load(path.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506
-    parameters = (template or {}).get("Parameters") or {}
+    parameters = _template(path).get("Parameters") or {}
     return {name: p["AllowedPattern"] for name, p in parameters.items() if "AllowedPattern" in p}
+
+
+def supported_regions(path: Path | None = None) -> list[str]:
+    """Mappings.SupportedRegions of the root template (default ROOT_TEMPLATE): the one list of
+    the regions the stack can run in; elsewhere its FindInMap stops the deploy half way."""
+    mappings = _template(path or ROOT_TEMPLATE).get("Mappings") or {}
+    return sorted(mappings.get("SupportedRegions") or {})

@@ -119,6 +119,21 @@ def test_an_unknown_region_from_the_environment_is_refused_before_any_retry(tmp_
     assert "unknown AWS region 'xx-nowhere-9'" in error_line(result.stderr)
 
 
+@pytest.mark.parametrize("given_by", ["--region", "AWS_REGION"])
+def test_a_region_outside_the_supported_list_is_refused_before_any_aws_call(given_by, tmp_path):
+    # botocore knows us-iso-east-1; root.yaml's SupportedRegions leaves the isolated partitions out
+    # (no published load balancer log account, no route to GitHub's OIDC issuer).
+    region = "us-iso-east-1"
+    args = ["--region", region] if given_by == "--region" else []
+    result = run(
+        "--parameters", str(own_parameters(tmp_path)), *args, env={**NOBODY, "AWS_REGION": region}
+    )
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    line = error_line(result.stderr)
+    assert f"region {region}" in line and "root.yaml Mappings.SupportedRegions" in line, line
+    assert "us-east-1, " in line, line  # the list itself
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -317,7 +332,6 @@ def test_the_change_set_covers_the_nested_stacks_and_shows_their_changes(aws_env
 
 
 STAND_IN_ROOT = {
-    "Parameters": None,  # root.yaml's own, filled in below
     "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
     "Outputs": {"TopicArn": {"Value": {"Ref": "Topic"}}},
 }
@@ -325,9 +339,15 @@ STAND_IN_ROOT = {
 
 @pytest.fixture
 def stand_in_root(tmp_path, monkeypatch) -> Path:
-    """moto cannot run the nested stacks: root.yaml's parameters over one trivial resource."""
+    """moto cannot run the nested stacks: root.yaml's parameters and mappings (the supported
+    regions) over one trivial resource."""
+    root = load("root.yaml")
     path = tmp_path / "root.yaml"
-    path.write_text(json.dumps({**STAND_IN_ROOT, "Parameters": load("root.yaml")["Parameters"]}))
+    path.write_text(
+        json.dumps(
+            {**STAND_IN_ROOT, "Parameters": root["Parameters"], "Mappings": root["Mappings"]}
+        )
+    )
     monkeypatch.setattr(package, "ROOT_TEMPLATE", path)
     return path
 

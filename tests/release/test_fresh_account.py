@@ -19,13 +19,15 @@ from tests.release.stand_in import REPO_ROOT
 
 @pytest.fixture
 def cluster_root(tmp_path, monkeypatch):
-    """root.yaml's parameters over one ECS cluster (moto cannot run the nested stacks)."""
+    """root.yaml's parameters and mappings (the supported regions) over one ECS cluster (moto
+    cannot run the nested stacks)."""
     root = cfn_yaml.load(str(REPO_ROOT / "cloudformation/root.yaml"))
     path = tmp_path / "root.json"
     path.write_text(
         json.dumps(
             {
                 "Parameters": root["Parameters"],
+                "Mappings": root["Mappings"],
                 "Resources": {
                     "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": "p"}}
                 },

@@ -3,10 +3,10 @@ this work tree, the shell blocks taken from the README itself (so the test chang
 does), against a local moto_server instead of an AWS account; once as the example file is, once
 with the recommended DomainName and HostedZoneId (a public zone made in moto first).
 
-Where moto falls short: it cannot run the nested stacks, so
-cloudformation/root.yaml is replaced in the copy by a one-template stand-in with root.yaml's own
-parameters and the contract's outputs; and a stack it creates through a change set has no
-Outputs and its stack update does not roll the ECS service, so a sitecustomize plays
+Where moto falls short: it cannot run the nested stacks, so cloudformation/root.yaml is replaced
+in the copy by a one-template stand-in with root.yaml's own parameters and mappings and the
+contract's outputs; and a stack it creates through a change set has no Outputs and its stack
+update does not roll the ECS service, so a sitecustomize plays
 CloudFormation's part inside the Python processes (stand_in.py; the boto3 boundary)."""
 
 from __future__ import annotations
@@ -39,12 +39,13 @@ def shell_blocks(markdown: str) -> list[str]:
 
 
 def stand_in_root(health_url: str) -> str:
-    """root.yaml's parameters (so the example file deploys as is), the registry and service as
-    single resources, the outputs a release reads."""
+    """root.yaml's parameters (so the example file deploys as is) and mappings (the supported
+    regions), the registry and service as single resources, the outputs a release reads."""
     root = cfn_yaml.load(str(REPO_ROOT / "cloudformation/root.yaml"))
     template = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Parameters": root["Parameters"],
+        "Mappings": root["Mappings"],
         "Conditions": {"HasDomain": {"Fn::Not": [{"Fn::Equals": [{"Ref": "DomainName"}, ""]}]}},
         "Resources": {
             # The service stack's alias record, as far as moto goes (it has no ACM resource):
