@@ -41,7 +41,9 @@ The infrastructure is deployed with `scripts/release.sh infra` (see `scripts/rel
 
 INFRA_DESCRIPTION = """\
 Deploys cloudformation/root.yaml and its nested stacks. First, without changing anything: checks the
-parameters file, the stack, and --image-tag in ECR and its scan, as a release does. Then creates
+region (root.yaml's Mappings.SupportedRegions), the parameters file (names root.yaml has, string or
+whole-number values), the stack, and --image-tag in ECR and its scan, as a release does; a new
+CpuArchitecture under a running service needs --image-tag of an image built for it. Then creates
 what the root stack needs before it exists: the ECS service-linked role AWSServiceRoleForECS when
 missing (needs iam:CreateServiceLinkedRole; a fresh account's first cluster can fail without it)
 and the bootstrap stack <stack>-bootstrap (cloudformation/bootstrap.yaml: the artifacts bucket).
