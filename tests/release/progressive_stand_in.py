@@ -30,7 +30,9 @@ OLD_DEPLOYMENT = f"{ARN}:service-deployment/predict-api/predict-api/old000000000
 NEW_DEPLOYMENT = f"{ARN}:service-deployment/predict-api/predict-api/new1111111111111111"
 OLD_REVISION = f"{ARN}:service-revision/predict-api/predict-api/1111"
 NEW_REVISION = f"{ARN}:service-revision/predict-api/predict-api/2222"
-HOOK_ARN = f"{ARN.replace(':ecs:', ':lambda:')}:function:predict-api-contract-check"
+# The contract check's name as CloudFormation generates it (delivery.yaml sets none).
+HOOK_NAME = "predict-api-Service-1R2T3Y4U5-ContractCheckFunction-Q7w8E9r0T1y2"
+HOOK_ARN = f"{ARN.replace(':ecs:', ':lambda:')}:function:{HOOK_NAME}"
 ALARMS = ["predict-api-app-5xx-rate", "predict-api-app-latency-p99"]
 ENDED = {"SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED"}
 

@@ -14,6 +14,7 @@ from release_tool.errors import ExitCode, ReleaseError
 from tests.release.conftest import release
 from tests.release.progressive_stand_in import (
     CANARY_CONFIG,
+    HOOK_NAME,
     canary_until,
     hook,
     snapshot,
@@ -44,7 +45,7 @@ def test_a_canary_release_prints_each_stage_and_the_traffic_split(stand_in_stack
     assert "production new 0% / old 100%, test new 100%" in out
     assert "production new 10% / old 90%, test new 100%" in out
     assert "production new 100% / old 0%" in out
-    assert "hook predict-api-contract-check (AWS_LAMBDA): SUCCEEDED" in out
+    assert f"hook {HOOK_NAME} (AWS_LAMBDA): SUCCEEDED" in out
     assert f"released {NEW_TAG} to stack {STACK}" in out
 
 
@@ -64,7 +65,7 @@ def test_a_failed_contract_check_rolls_back_before_production_traffic_and_exits_
         release(script)
     out = capsys.readouterr().out
     assert raised.value.code == ExitCode.HOOK_ROLLBACK == 16
-    assert "predict-api-contract-check (FAILED)" in raised.value.message
+    assert f"{HOOK_NAME} (FAILED)" in raised.value.message
     assert "UPDATE_ROLLBACK_COMPLETE" in raised.value.message
     assert not re.search(r"production new [1-9]", out)  # no client reached the new tasks
 
