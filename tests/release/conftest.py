@@ -156,10 +156,11 @@ def release_cli(
     *args: str,
     strategy: str = "CANARY",
     history: list[dict] | None = None,
+    poll_seconds: float = 0,
 ) -> tuple[int, DeploymentPlayer]:
     """`scripts/release.sh --no-build --tag NEW_TAG ARGS` (cli.main) against the stand-in whose
     ECS service deployment follows `script`, after the service's `history`."""
-    monkeypatch.setenv("RELEASE_POLL_SECONDS", "0")
+    monkeypatch.setenv("RELEASE_POLL_SECONDS", str(poll_seconds))
     put_image(NEW_TAG)
     session = boto3.session.Session()
     play_cloudformation_for_ecs(session)
