@@ -19,7 +19,7 @@ from release_tool.errors import ExitCode, ReleaseError, exit_code_help
 from release_tool.workspace import BUILDERS
 
 SHA_PATTERN = re.compile(r"^[0-9a-f]{7,40}$")  # the root stack's ImageTag AllowedPattern
-STACK_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,122}$")  # the templates' RootStackName
+STACK_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,117}$")  # + "-bootstrap" fits 128
 # Every AWS region name has this shape (us-east-1, us-gov-west-1, cn-north-1, eu-central-2).
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 PROG = "release"
@@ -82,7 +82,7 @@ def _sha(value: str) -> str:
 def _stack_name(value: str) -> str:
     if not STACK_NAME_PATTERN.match(value):
         raise argparse.ArgumentTypeError(
-            f"invalid stack name {value!r}: a letter, then up to 122 letters, digits or hyphens"
+            f"invalid stack name {value!r}: a letter, then up to 117 letters, digits or hyphens"
             " (names derived from it must fit AWS limits)"
         )
     return value

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -107,7 +108,10 @@ def needed_minutes(config: dict) -> int:
 class DeploymentFollower:
     """Prints the stages and traffic split of the service deployments a release starts."""
 
-    baseline: set[str] | None = None  # deployments that existed before the release
+    # When the release started: only deployments created since are listed (the createdAt filter
+    # of ListServiceDeployments), so an older one of the service is never taken for the release's.
+    since: datetime | None = None
+    baseline: set[str] | None = None  # without `since`: the deployments listed first are history
     followed: dict[str, Seen] = field(default_factory=dict)
     last_line: dict[str, str] = field(default_factory=dict)
     said: set[str] = field(default_factory=set)
@@ -118,15 +122,14 @@ class DeploymentFollower:
         if strategy not in TRAFFIC_MOVING and not self.followed:
             return []
         try:
-            briefs = ecs.list_service_deployments(
-                cluster=service["clusterArn"], service=service["serviceName"]
-            )["serviceDeployments"]
+            briefs = self._list(ecs, service)
         except (ClientError, KeyError) as error:
             return self._say_once("list", f"cannot list the service deployments ({error})")
         arns = [b["serviceDeploymentArn"] for b in briefs]
         if self.baseline is None:
-            self.baseline = set(arns)
-            return []
+            self.baseline = set() if self.since else set(arns)
+            if not self.since:
+                return []
         new = [arn for arn in arns if arn not in self.baseline]
         if not new:
             return []
@@ -141,6 +144,23 @@ class DeploymentFollower:
         for deployment in sorted(found, key=lambda d: str(d.get("createdAt") or "")):
             lines += self._follow(deployment, remaining_seconds)
         return lines
+
+    def _list(self, ecs: Any, service: dict) -> list[dict]:
+        """Every page: one may hold fewer deployments than asked for, even none, and still say
+        that more follow (nextToken)."""
+        request: dict[str, Any] = {
+            "cluster": service["clusterArn"],
+            "service": service["serviceName"],
+        }
+        if self.since:
+            request["createdAt"] = {"after": self.since}
+        briefs: list[dict] = []
+        while True:
+            page = ecs.list_service_deployments(**request)
+            briefs += page["serviceDeployments"]
+            if not page.get("nextToken"):
+                return briefs
+            request["nextToken"] = page["nextToken"]
 
     def ending(self) -> Ending | None:
         """The ending of the newest followed deployment (the release's own)."""

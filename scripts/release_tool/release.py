@@ -7,6 +7,7 @@ import argparse
 import os
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError, NoCredentialsError
@@ -15,6 +16,7 @@ from botocore.parsers import ResponseParserError
 from release_tool import health, outcome, regions, registry, scan, service, stack, workspace
 from release_tool.aws_errors import NO_CREDENTIALS
 from release_tool.deadline import DEFAULT_TIMEOUT, Clock, Deadline
+from release_tool.deployments import DeploymentFollower
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
 from release_tool.progress import wait_until_final
@@ -213,6 +215,7 @@ def run(
     clients: Clients, options: Options, reporter: Reporter, state: State | None = None
 ) -> ExitCode:
     state = state or State(stack_name=options.stack_name)
+    started = datetime.now(UTC)  # a service deployment created before is not this release's
     deadline = Deadline(options.timeout, options.clock)
     # Checked again after the preflight before the build: a build takes minutes; things change.
     found = preflight(clients, options.stack_name, reporter)
@@ -294,7 +297,12 @@ def run(
     reporter.step("executing the change set; stack events and the ECS rollout follow")
     baseline = newest_event_id(cfn, found["StackId"])
     outputs = stack.outputs(found)
-    rollout = RolloutWatcher(clients.ecs, outputs.get("ClusterName"), outputs.get("ServiceName"))
+    rollout = RolloutWatcher(
+        clients.ecs,
+        outputs.get("ClusterName"),
+        outputs.get("ServiceName"),
+        deployments=DeploymentFollower(since=started),
+    )
     rollout.poll()  # the state before this release: only changes from here on are printed
     state.update_started = True  # from here on a lost connection or Ctrl-C leaves it running
     stack.execute_change_set(cfn, change_set_id, options.stack_name, f"release-{uuid.uuid4()}")

@@ -5,7 +5,8 @@ The registry's scanning configuration (ecr:GetRegistryScanningConfiguration) say
 - BASIC: ECR itself; DescribeImageScanFindings reports IN_PROGRESS then COMPLETE, and
   findingSeverityCounts counts all findings whatever the page size.
 - ENHANCED: Amazon Inspector; its coverage (inspector2:ListCoverage) says whether the image is
-  scanned yet, its findings (inspector2:ListFindings) are read by image digest. ECR's user guide
+  scanned yet (a registry rule's scan frequency CONTINUOUS_SCAN or SCAN_ON_PUSH; MANUAL: never),
+  its findings (inspector2:ListFindings) are read by image digest. ECR's user guide
   lists both permissions ("IAM permissions required for enhanced scanning")."""
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ UNSUPPORTED_FLAG = "--allow-unsupported-image"
 UNSUPPORTED_REASONS = {"UNSUPPORTED_OS", "UNSUPPORTED_MEDIA_TYPE", "UNSUPPORTED_CONFIG_FILE"}
 # Inspector coverage reasons meaning "this repository is not scanned" (no scan filter matches it).
 NOT_SCANNED_REASONS = {"SCAN_FREQUENCY_MANUAL", "EXCLUDED_BY_TAG"}
+# A repository whose registry rule scans on push (ECR's SCAN_ON_PUSH) rather than continuously: the
+# image is scanned once, then its coverage reads INACTIVE with this reason (API_ScanStatus: "scanned
+# one time"). Its findings count as CONTINUOUS_SCAN's do, once Inspector says when it scanned.
+SCANNED_ONCE_REASON = "SCAN_FREQUENCY_SCAN_ON_PUSH"
 
 
 def _error(error: ClientError) -> tuple[str, str]:
@@ -300,12 +305,14 @@ class _EnhancedScan:
             code, reason = scan_status.get("statusCode", "?"), scan_status.get("reason", "?")
             if code == "ACTIVE" and reason == "SUCCESSFUL":
                 break
+            if reason == SCANNED_ONCE_REASON and covered.get("lastScannedAt"):
+                break
             if code == "INACTIVE" and reason in NOT_SCANNED_REASONS:
                 self.reporter.info(
                     f"Inspector does not scan {self.repository} ({reason}); findings not checked"
                 )
                 return
-            if code == "INACTIVE":
+            if code == "INACTIVE" and reason != SCANNED_ONCE_REASON:  # else: its one scan is due
                 why = f"Inspector coverage INACTIVE, {reason}"
                 _refuse_unfinished(
                     self.tag, reason, why, allow_critical, allow_unsupported, self.reporter
@@ -324,7 +331,8 @@ class _EnhancedScan:
             raise self._refuse_unreadable(_error(error)[1], "inspector2:ListFindings") from None
         counts = dict(Counter(f.get("severity", "UNTRIAGED") for f in findings))
         critical = [_inspector_name(f) for f in findings if f.get("severity") == "CRITICAL"]
-        _judge(self.tag, "ACTIVE", counts, critical, allow_critical, self.reporter)
+        status = "ACTIVE" if reason == "SUCCESSFUL" else "COMPLETE (scanned once, on push)"
+        _judge(self.tag, status, counts, critical, allow_critical, self.reporter)
 
 
 def _digest(ecr: Any, repository: str, tag: str) -> str:

@@ -108,15 +108,17 @@ def check_rules(template: dict, params: dict, region: str) -> None:
                 raise ValueError(assertion["AssertDescription"])
 
 
-def render(name: str, params: dict | None = None, region: str = REGION) -> dict:
+def render(
+    name: str, params: dict | None = None, region: str = REGION, stack_name: str = STACK
+) -> dict:
     """Render a template (Conditions, Ref, Sub, If, Cidr...) with cloud-radar; checks parameters
-    and the template's Rules."""
+    and the template's Rules. stack_name is what AWS::StackName reads."""
     functions.REGION_DATA = OFFLINE_REGION_DATA
     params = {k: str(v) for k, v in (params or {}).items()}
     template = Template.from_yaml(str(CFN_DIR / name), imports={})
     check_number_allowed_values(template.template, params)
     check_rules(load(name), params, region)
-    template.StackName = STACK
+    template.StackName = stack_name
     template.AccountId = ACCOUNT
     return template.create_stack(params, region)
 
@@ -175,6 +177,26 @@ def oidc_params(**overrides) -> dict:
         "ExistingOidcProviderArn": "",
         "RepositoryArn": REPOSITORY_ARN,
         "ArtifactsBucketName": "predict-api-artifacts-123456789012-us-east-1",
+    }
+    return {**params, **overrides}
+
+
+ELB = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}"
+
+
+def delivery_params(**overrides) -> dict:
+    """What service.yaml passes to delivery.yaml, as concrete values."""
+    params = {
+        "RootStackName": STACK,
+        "VpcId": VPC_ID,
+        "VpcCidr": "10.0.0.0/16",
+        "PrivateSubnetIds": PRIVATE_SUBNETS,
+        "LoadBalancerArn": f"{ELB}:loadbalancer/app/predi/0123",
+        "LoadBalancerFullName": "app/predi/0123",
+        "LoadBalancerDnsName": "predi-123.us-east-1.elb.amazonaws.com",
+        "LoadBalancerSecurityGroupId": "sg-0123456789abcdef0",
+        "ProductionListenerArn": f"{ELB}:listener/app/predi/0123/45",
+        "TargetGroupArn": f"{ELB}:targetgroup/t/0123",
     }
     return {**params, **overrides}
 

@@ -18,6 +18,7 @@ from cloud_radar.cf.unit import Template
 from .conftest import (
     CERTIFICATE_ARN,
     CFN_DIR,
+    delivery_params,
     failed_rules,
     guard,
     load,
@@ -46,26 +47,6 @@ ADDED_DEPLOYMENT_KEYS = {
     "LinearConfiguration",
     "LifecycleHooks",
 }
-
-
-ELB = "arn:aws:elasticloadbalancing:us-east-1:123456789012"
-
-
-def delivery_params(**overrides) -> dict:
-    """What service.yaml passes to delivery.yaml, as concrete values."""
-    params = {
-        "RootStackName": "predict-api",
-        "VpcId": "vpc-0123456789abcdef0",
-        "VpcCidr": "10.0.0.0/16",
-        "PrivateSubnetIds": "subnet-0bbbbbbbbbbbbbbb1,subnet-0bbbbbbbbbbbbbbb2",
-        "LoadBalancerArn": f"{ELB}:loadbalancer/app/predi/0123",
-        "LoadBalancerFullName": "app/predi/0123",
-        "LoadBalancerDnsName": "predi-123.us-east-1.elb.amazonaws.com",
-        "LoadBalancerSecurityGroupId": "sg-0123456789abcdef0",
-        "ProductionListenerArn": f"{ELB}:listener/app/predi/0123/45",
-        "TargetGroupArn": f"{ELB}:targetgroup/t/0123",
-    }
-    return {**params, **overrides}
 
 
 def service(stack: dict) -> dict:

@@ -130,15 +130,21 @@ def test_ecs_service_and_task_family_scoped_by_name(stack):
     assert tag["Condition"] == {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
 
 
-def test_pass_role_only_for_the_task_roles_and_only_to_ecs_tasks(stack):
-    (pass_role,) = [s for s in statements(stack) if "iam:PassRole" in actions(s)]
-    assert actions(pass_role) == ["iam:PassRole"]
-    # service.yaml puts exactly the task role and the execution role on this path.
-    assert pass_role["Resource"] == f"arn:aws:iam::{ACCOUNT}:role/{STACK}/ecs/*"
-    assert pass_role["Condition"] == {
-        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+def test_pass_role_only_for_the_stacks_roles_each_to_its_own_service(stack):
+    passes = [s for s in statements(stack) if "iam:PassRole" in actions(s)]
+    assert all(actions(s) == ["iam:PassRole"] for s in passes)
+    # service.yaml puts exactly the task role and the execution role on the ecs path, which ECS
+    # tasks assume; delivery.yaml its roles on the delivery path, the one ECS itself assumes.
+    tasks, delivery = f"/{STACK}/ecs/", f"/{STACK}/delivery/"
+    assert {s["Resource"]: s["Condition"] for s in passes} == {
+        f"arn:aws:iam::{ACCOUNT}:role{tasks}*": {
+            "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+        },
+        f"arn:aws:iam::{ACCOUNT}:role{delivery}*": {
+            "StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}
+        },
     }
-    assert role(stack)["Path"] != f"/{STACK}/ecs/"  # the deploy role cannot pass itself
+    assert role(stack)["Path"] not in (tasks, delivery)  # the deploy role cannot pass itself
 
 
 def test_reads_packaged_templates_from_the_artifacts_bucket_only(stack):

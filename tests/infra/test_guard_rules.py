@@ -156,7 +156,7 @@ BREAKAGES = {
         "oidc-new-provider-branch",
         _append(STATEMENTS, {"Effect": "Allow", "Action": ["ecs:UpdateService"], "Resource": "*"}),
     ),
-    "iam_pass_role_only_to_ecs_tasks": (
+    "iam_pass_role_scoped_to_a_service": (
         "oidc-new-provider-branch",
         _append(STATEMENTS, {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}),
     ),
@@ -219,6 +219,40 @@ def test_each_rule_fails_when_its_promise_is_broken(rendered, rule):
     stack = copy.deepcopy(rendered[variant])
     mutate(stack)
     assert rule in failed_rules(guard(stack))
+
+
+ROLES = "arn:aws:iam::123456789012:role/predict-api/delivery/*"
+TO_ECS = {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        {"Action": ["iam:GetRole", "iam:PassRole"], "Resource": ROLES},  # in a list, no condition
+        {"Action": "iam:PassRole", "Resource": [ROLES, "*"]},
+        {"Action": "iam:PassRole", "Resource": ROLES, "Condition": {
+            "StringLike": {"iam:PassedToService": "*"}}},  # to any service
+        {"Action": "iam:PassRole", "Resource": ROLES, "Condition": {
+            "StringEquals": {"iam:PassedToService": "*.amazonaws.com"}}},
+    ],
+)  # fmt: skip
+def test_every_pass_role_needs_its_roles_and_one_service(rendered, statement):
+    stack = copy.deepcopy(rendered["oidc-new-provider-branch"])
+    _append(STATEMENTS, {"Effect": "Allow", **statement})(stack)
+    assert failed_rules(guard(stack)) == {"iam_pass_role_scoped_to_a_service"}
+
+
+def test_pass_role_in_a_policy_of_its_own_is_checked_too(rendered):
+    stack = copy.deepcopy(rendered["oidc-new-provider-branch"])
+    statement = {"Effect": "Allow", "Action": "iam:PassRole", "Resource": ROLES}
+    stack["Resources"]["ExtraPolicy"] = {
+        "Type": "AWS::IAM::Policy",
+        "Properties": {"PolicyName": "x", "Roles": ["r"], "PolicyDocument": {
+            "Version": "2012-10-17", "Statement": [statement]}},
+    }  # fmt: skip
+    assert failed_rules(guard(stack)) == {"iam_pass_role_scoped_to_a_service"}
+    statement["Condition"] = TO_ECS
+    assert failed_rules(guard(stack)) == set()
 
 
 def test_turning_flow_logs_off_breaks_exactly_their_rule():

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import boto3
 import pytest
+from release_tool import cli
 from release_tool.deadline import Clock
 from release_tool.output import Reporter
 from release_tool.release import Clients, Options, run
 
 from tests.conftest import REPO_ROOT, local_aws_environment, running_moto
 from tests.infra.conftest import oidc_params, render
-from tests.release.progressive_stand_in import play_service_deployments
+from tests.release.progressive_stand_in import DeploymentPlayer, play_service_deployments
 from tests.release.stand_in import (
     ARTIFACTS_BUCKET,
     NEW_TAG,
@@ -147,6 +148,24 @@ def release(script: list[dict], strategy: str = "CANARY", **overrides):
     player = play_service_deployments(session, strategy, script)
     code = run(Clients.from_session(session, None), options(**overrides), Reporter())
     return code, player
+
+
+def release_cli(
+    script: list[dict],
+    monkeypatch: pytest.MonkeyPatch,
+    *args: str,
+    strategy: str = "CANARY",
+    history: list[dict] | None = None,
+    poll_seconds: float = 0,
+) -> tuple[int, DeploymentPlayer]:
+    """`scripts/release.sh --no-build --tag NEW_TAG ARGS` (cli.main) against the stand-in whose
+    ECS service deployment follows `script`, after the service's `history`."""
+    monkeypatch.setenv("RELEASE_POLL_SECONDS", str(poll_seconds))
+    put_image(NEW_TAG)
+    session = boto3.session.Session()
+    play_cloudformation_for_ecs(session)
+    player = play_service_deployments(session, strategy, script, history)
+    return cli.main(["--no-build", "--tag", NEW_TAG, *args], session=session), player
 
 
 class CallRecorder:

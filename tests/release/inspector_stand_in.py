@@ -14,11 +14,44 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import boto3
+import botocore.session
 import pytest
 
 PAGE_SIZE = 2  # small, so that a caller reading one page only misses findings
+
+# A coverage answer meaning "Inspector has scanned the image": the stand-in then answers what
+# Inspector reports for the scan frequency of the registry rule that covers the repository
+# (read from moto's ECR): API_ScanStatus, SCAN_FREQUENCY_SCAN_ON_PUSH "This image will be scanned
+# one time" and SCAN_FREQUENCY_MANUAL "will not be covered".
+SCANNED = "scanned"
+AFTER_SCAN = {
+    "CONTINUOUS_SCAN": ("ACTIVE", "SUCCESSFUL"),
+    "SCAN_ON_PUSH": ("INACTIVE", "SCAN_FREQUENCY_SCAN_ON_PUSH"),
+    "MANUAL": ("INACTIVE", "SCAN_FREQUENCY_MANUAL"),
+}
+# Both sides are AWS's: ECR's ScanFrequency and Inspector's ScanStatusReason in botocore's models.
+_MODELS = botocore.session.get_session()
+assert set(AFTER_SCAN) == set(_MODELS.get_service_model("ecr").shape_for("ScanFrequency").enum)
+assert {reason for _, reason in AFTER_SCAN.values()} <= set(
+    _MODELS.get_service_model("inspector2").shape_for("ScanStatusReason").enum
+)
+
+
+def registry_scan_frequency(repository: str) -> str:
+    """The scan frequency ECR's registry rules give a repository (a matching CONTINUOUS_SCAN
+    rule wins over SCAN_ON_PUSH; no match: MANUAL)."""
+    configuration = boto3.client("ecr").get_registry_scanning_configuration()
+    found = {
+        rule["scanFrequency"]
+        for rule in configuration["scanningConfiguration"].get("rules") or []
+        if any(fnmatchcase(repository, f["filter"]) for f in rule["repositoryFilters"])
+    }
+    return next((f for f in ("CONTINUOUS_SCAN", "SCAN_ON_PUSH") if f in found), "MANUAL")
 
 
 @dataclass
@@ -26,9 +59,9 @@ class ImageScan:
     repository: str = ""
     tag: str = ""
     digest: str = ""
-    # One answer per ListCoverage call, the last repeated: None = not covered yet, else
+    # One answer per ListCoverage call, the last repeated: None = not covered yet, SCANNED, else
     # (statusCode, reason), e.g. ("ACTIVE", "PENDING_INITIAL_SCAN"), ("ACTIVE", "SUCCESSFUL").
-    coverage: list[tuple[str, str] | None] = field(default_factory=list)
+    coverage: list[tuple[str, str] | str | None] = field(default_factory=list)
     findings: list[dict] = field(default_factory=list)
     denied: set[str] = field(default_factory=set)  # operations answered AccessDeniedException
     calls: list[tuple[str, dict]] = field(default_factory=list)
@@ -42,18 +75,20 @@ class ImageScan:
         }
         if answer is None or not all(_matches(criteria, k, v) for k, v in wanted.items()):
             return []
-        code, reason = answer
-        return [
-            {
-                "resourceType": "AWS_ECR_CONTAINER_IMAGE",
-                "resourceId": f"arn:aws:ecr:us-east-1:123456789012:repository/{self.repository}/"
-                f"{self.digest}",
-                "accountId": "123456789012",
-                "scanType": "PACKAGE",
-                "scanStatus": {"statusCode": code, "reason": reason},
-                "resourceMetadata": {"ecrImage": {"tags": [self.tag]}},
-            }
-        ]
+        scanned = answer == SCANNED
+        code, reason = AFTER_SCAN[registry_scan_frequency(self.repository)] if scanned else answer
+        covered = {
+            "resourceType": "AWS_ECR_CONTAINER_IMAGE",
+            "resourceId": f"arn:aws:ecr:us-east-1:123456789012:repository/{self.repository}/"
+            f"{self.digest}",
+            "accountId": "123456789012",
+            "scanType": "PACKAGE",
+            "scanStatus": {"statusCode": code, "reason": reason},
+            "resourceMetadata": {"ecrImage": {"tags": [self.tag]}},
+        }
+        if reason == "SUCCESSFUL" or (scanned and reason == "SCAN_FREQUENCY_SCAN_ON_PUSH"):
+            covered["lastScannedAt"] = datetime.now(UTC).timestamp()
+        return [covered]
 
     def matching_findings(self, criteria: dict) -> list[dict]:
         image = _matches(criteria, "ecrImageRepositoryName", self.repository) and _matches(

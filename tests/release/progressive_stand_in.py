@@ -4,7 +4,12 @@
   DescribeServiceDeployments after the change set executed shows the next snapshot of a scripted
   deployment, in the shapes of the ECS API Reference ("ServiceDeployment": lifecycleStage, status,
   targetServiceRevision/sourceServiceRevisions weights, rollback, alarms, deploymentCircuitBreaker,
-  lifecycleHookDetails). Every snapshot is validated against botocore's model of that shape.
+  lifecycleHookDetails). Every snapshot is validated against botocore's model of that shape. The
+  release's deployment is created when the change set executes; the service's older deployments
+  (`history`) precede it. ListServiceDeployments honours the createdAt filter (after, before) and
+  pages by nextToken, PAGE_SIZE at a time, oldest first (the API promises no order). A page may
+  hold fewer than maxResults (botocore's ECS model, nextToken), even none: this one filters each
+  page after cutting it, so a caller that stops early misses deployments.
 - CloudFormation waits for the service deployment: the AWS::ECS::Service handler polls it (its
   update handler's permissions in the resource schema list ecs:DescribeServiceDeployments and
   ListServiceDeployments; the schema's BakeTimeInMinutes note: the handler timeout grows to 36 h
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import botocore.session
@@ -27,10 +32,13 @@ from botocore.validate import ParamValidator
 ARN = "arn:aws:ecs:us-east-1:123456789012"
 SERVICE_ARN = f"{ARN}:service/predict-api/predict-api"
 OLD_DEPLOYMENT = f"{ARN}:service-deployment/predict-api/predict-api/old0000000000000000"
+PAGE_SIZE = 1
 NEW_DEPLOYMENT = f"{ARN}:service-deployment/predict-api/predict-api/new1111111111111111"
 OLD_REVISION = f"{ARN}:service-revision/predict-api/predict-api/1111"
 NEW_REVISION = f"{ARN}:service-revision/predict-api/predict-api/2222"
-HOOK_ARN = f"{ARN.replace(':ecs:', ':lambda:')}:function:predict-api-contract-check"
+# The contract check's name as CloudFormation generates it (delivery.yaml sets none).
+HOOK_NAME = "predict-api-Service-1R2T3Y4U5-ContractCheckFunction-Q7w8E9r0T1y2"
+HOOK_ARN = f"{ARN.replace(':ecs:', ':lambda:')}:function:{HOOK_NAME}"
 ALARMS = ["predict-api-app-5xx-rate", "predict-api-app-latency-p99"]
 ENDED = {"SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED"}
 
@@ -116,16 +124,36 @@ def canary_until(stage: str) -> list[dict]:
     return steps[: stages.index(stage)] if stage in stages else steps
 
 
+def older(arn: str, status: str, days_ago: float, **details) -> dict:
+    """A deployment of the service from before the release, as DescribeServiceDeployments shows
+    it (`details` as for snapshot)."""
+    deployment = snapshot(status, "CLEAN_UP", **details)
+    deployment["serviceDeploymentArn"] = arn
+    deployment["createdAt"] = datetime.now(UTC) - timedelta(days=days_ago)
+    return _validated(deployment)
+
+
 @dataclass
 class DeploymentPlayer:
     strategy: str
     script: list[dict]
-    started: bool = False
+    history: list[dict] = field(default_factory=list)  # the service's older deployments
+    started: datetime | None = None  # when the change set executed: the release's deployment
     shown: int = 0
     calls: list[str] = field(default_factory=list)
+    list_requests: list[dict] = field(default_factory=list)
 
     def current(self) -> dict | None:
-        return self.script[self.shown - 1] if self.shown else None
+        if not self.shown:
+            return None
+        return {**self.script[self.shown - 1], "createdAt": self.started}
+
+    def deployments(self) -> list[dict]:
+        """Every deployment of the service so far, oldest first."""
+        found = list(self.history)
+        if self.started:
+            found.append(self.current() or {**self.script[0], "createdAt": self.started})
+        return sorted(found, key=lambda d: d["createdAt"])
 
     def ended(self) -> bool:
         current = self.current()
@@ -145,26 +173,49 @@ def _answer(parsed: dict) -> tuple[AWSResponse, dict]:
     return AWSResponse("https://ecs.stand-in", 200, {}, None), parsed
 
 
-def play_service_deployments(
-    session: boto3.session.Session, strategy: str, script: list[dict]
-) -> DeploymentPlayer:
-    player = DeploymentPlayer(strategy, [_validated(s) for s in script])
+def _created_between(deployment: dict, window: dict) -> bool:
+    created = deployment["createdAt"].timestamp()
+    return window.get("after", float("-inf")) <= created <= window.get("before", float("inf"))
 
-    def list_deployments(**_kwargs):
+
+def _brief(deployment: dict) -> dict:
+    """The deployment as ListServiceDeployments lists it (ServiceDeploymentBrief)."""
+    keys = ("serviceDeploymentArn", "serviceArn", "clusterArn", "createdAt", "status")
+    return {key: deployment[key] for key in keys}
+
+
+def play_service_deployments(
+    session: boto3.session.Session,
+    strategy: str,
+    script: list[dict],
+    history: list[dict] | None = None,
+) -> DeploymentPlayer:
+    history = history if history is not None else [older(OLD_DEPLOYMENT, "SUCCESSFUL", 1)]
+    player = DeploymentPlayer(strategy, [_validated(s) for s in script], history)
+
+    def list_deployments(params, **_kwargs):
         player.calls.append("ListServiceDeployments")
-        found = [{"serviceDeploymentArn": OLD_DEPLOYMENT, "status": "SUCCESSFUL"}]
-        if player.started:
-            found.insert(0, {"serviceDeploymentArn": NEW_DEPLOYMENT, "status": "IN_PROGRESS"})
-        return _answer({"serviceDeployments": found})
+        request = json.loads(params["body"])
+        player.list_requests.append(request)
+        start = int(request.get("nextToken") or 0)
+        every = player.deployments()
+        page = every[start : start + PAGE_SIZE]
+        window = request.get("createdAt") or {}
+        answer = {"serviceDeployments": [_brief(d) for d in page if _created_between(d, window)]}
+        if start + PAGE_SIZE < len(every):
+            answer["nextToken"] = str(start + PAGE_SIZE)
+        return _answer(answer)
 
     def describe_deployments(params, **_kwargs):
         player.calls.append("DescribeServiceDeployments")
-        assert json.loads(params["body"])["serviceDeploymentArns"] == [NEW_DEPLOYMENT]
-        player.shown = min(player.shown + 1, len(player.script))
-        return _answer({"serviceDeployments": [player.current()], "failures": []})
+        wanted = json.loads(params["body"])["serviceDeploymentArns"]
+        if NEW_DEPLOYMENT in wanted:
+            player.shown = min(player.shown + 1, len(player.script))
+        found = [d for d in player.deployments() if d["serviceDeploymentArn"] in wanted]
+        return _answer({"serviceDeployments": found, "failures": []})
 
     def after_execute(**_kwargs):
-        player.started = True
+        player.started = datetime.now(UTC)
 
     def services_strategy(parsed, **_kwargs):
         for found in parsed.get("services") or []:

@@ -76,13 +76,13 @@ def put_image(tag: str, repository: str = "predict-api") -> None:
     )
 
 
-def use_enhanced_scanning() -> None:
+def use_enhanced_scanning(frequency: str = "SCAN_ON_PUSH") -> None:
     """What turning on Inspector for the registry does to ECR's scanning configuration."""
     boto3.client("ecr").put_registry_scanning_configuration(
         scanType="ENHANCED",
         rules=[
             {
-                "scanFrequency": "SCAN_ON_PUSH",
+                "scanFrequency": frequency,
                 "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}],
             }
         ],

@@ -73,6 +73,9 @@ def no_aws(tmp_path) -> dict[str, str]:
         (["--stack", "bad name!"], "argument --stack/--stack-name: invalid stack name 'bad name!'"),
         (["--stack", "9lives"], "argument --stack/--stack-name: invalid stack name '9lives'"),
         (["--stack", "a" * 129], "argument --stack/--stack-name: invalid stack name"),
+        # 118 at most: the bootstrap stack <stack>-bootstrap must fit CloudFormation's 128.
+        (["--stack", "a" * 119], "argument --stack/--stack-name: invalid stack name"),
+        (["infra", "--stack", "a" * 119], "argument --stack/--stack-name: invalid stack name"),
         (["--region", "us_east_1"], "argument --region: invalid region 'us_east_1'"),
         # Well formed but in no partition of botocore's data: refused before any retry.
         (["--region", "us-nowhere-1"], "argument --region: unknown region 'us-nowhere-1'"),
@@ -96,6 +99,12 @@ def test_bad_input_exits_2_before_anything_runs(args, message, no_aws, tmp_path)
     assert line.endswith("(see --help)")
     assert not log.exists()  # no build, no push
     assert result.stdout == ""  # not even the preflight's first step
+
+
+def test_the_longest_stack_name_passes_the_argument_checks(no_aws, tmp_path):
+    result = release("--stack", "a" * 118, "--no-build", "--tag", TAG, env=no_aws, path=tmp_path)
+    # Past the argument checks: the first AWS call finds nobody listening.
+    assert result.returncode == ExitCode.PREREQUISITE, result.stderr
 
 
 def test_a_bad_container_builder_exits_2(no_aws, tmp_path):

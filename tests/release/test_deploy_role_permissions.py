@@ -29,7 +29,7 @@ from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
 from release_tool.release import Clients, Options, run
 
-from tests.infra.conftest import load, render, service_params
+from tests.infra.conftest import delivery_params, load, render, service_params
 from tests.infra.iam_policy import allows
 from tests.release.conftest import (
     ACCOUNT,
@@ -220,7 +220,15 @@ HANDLER_CALL_CONTEXT = {
         "iam:PassedToService": "ecs-tasks.amazonaws.com"
     },
     ("AWS::ECS::TaskDefinition", "ecs:TagResource"): {"ecs:CreateAction": "RegisterTaskDefinition"},
+    ("AWS::ECS::Service", "iam:PassRole"): {"iam:PassedToService": "ecs.amazonaws.com"},
 }
+# IAM checks iam:PassRole on every request that hands a role to a service (IAM User Guide, "Grant a
+# user permissions to pass a role to an AWS service"). The service's update handler lists no
+# iam:PassRole (its create handler does), yet under CANARY, LINEAR and BLUE_GREEN its UpdateService
+# carries the infrastructure role (botocore's ECS model: advancedConfiguration.roleArn and
+# lifecycleHooks[].roleArn), which ECS assumes.
+PASSES_ITS_ROLES = {("AWS::ECS::Service", "update"): ["iam:PassRole"]}
+STRATEGIES = ["ROLLING", "CANARY", "LINEAR", "BLUE_GREEN"]
 # Handler permissions only a property can trigger, which the type's schema does not even have:
 # nested stacks carry no service role, stack policy or termination protection of their own.
 TRIGGERED_ONLY_BY_ABSENT_PROPERTIES = {
@@ -258,15 +266,16 @@ def references(node) -> set[str]:
     return set()
 
 
-def release_operations() -> dict[str, set[str]]:
+def release_operations(strategy: str = "ROLLING") -> dict[str, set[str]]:
     """Logical id in service.yaml -> handler operations a release (and its rollback) runs on it.
 
     A release changes ImageTag only. A resource whose rendered properties change is replaced when
     a changed property is create-only in its schema (create the new one, delete the old one; a
     rollback deletes the new one), else updated; a resource that refers to a replaced one is
     updated (and updated back on a rollback)."""
-    before = render("service.yaml", service_params(ImageTag="a" * 40))["Resources"]
-    after = render("service.yaml", service_params(ImageTag="b" * 40))["Resources"]
+    params = service_params(DeploymentStrategy=strategy)
+    before = render("service.yaml", {**params, "ImageTag": "a" * 40})["Resources"]
+    after = render("service.yaml", {**params, "ImageTag": "b" * 40})["Resources"]
     operations: dict[str, set[str]] = {}
     for name, resource in after.items():
         changed = {
@@ -300,6 +309,7 @@ def handler_targets(stack: dict, name: str) -> list[str]:
         return [
             f"{ecs}:service/{cluster}/{service}",
             f"{ecs}:service-deployment/{cluster}/{service}/Ab1Cd2Ef3Gh4",
+            *passed_roles(props),
         ]
     if kind == "AWS::ECS::TaskDefinition":
         roles = [
@@ -312,13 +322,36 @@ def handler_targets(stack: dict, name: str) -> list[str]:
     raise AssertionError(f"no handler targets for {kind} {name}: add them so that it is checked")
 
 
-def nested_stack_arns() -> list[str]:
+def passed_roles(service: dict) -> list[str]:
+    """ARNs of the roles the rendered service names for ECS to assume: the role behind each
+    delivery stack output (cloud-radar renders it "Delivery.Outputs.NAME"), on its path."""
+    named = [
+        lb["AdvancedConfiguration"]["RoleArn"]
+        for lb in service["LoadBalancers"]
+        if "AdvancedConfiguration" in lb
+    ] + [hook["RoleArn"] for hook in service["DeploymentConfiguration"].get("LifecycleHooks", [])]
+    delivery = render("delivery.yaml", delivery_params())["Resources"]
+    outputs = load("delivery.yaml")["Outputs"]
+    roles = set()
+    for output in named:
+        stack, _, name = output.split(".")
+        assert stack == "Delivery", output
+        role = outputs[name]["Value"]["Fn::GetAtt"][0]
+        path = delivery[role]["Properties"]["Path"]
+        roles.add(f"arn:aws:iam::{ACCOUNT}:role{path}{STACK}-Service-1A2B-Delivery-{role}-5E6F")
+    return sorted(roles)
+
+
+def nested_stack_arns(strategy: str) -> list[str]:
+    """The root's nested stacks, and the service stack's (the delivery stack, when there is one)."""
     root = load("root.yaml")["Resources"]
+    names = [name for name, resource in root.items() if resource["Type"] == NESTED_STACK]
+    if strategy != "ROLLING":
+        names.append("Service-1A2B3C4D5E6F-Delivery")
     return [
         f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK}-{name}-1A2B3C4D5E6F/"
         "0f0e0d0c-0b0a-0908-0706-050403020100"
-        for name, resource in root.items()
-        if resource["Type"] == NESTED_STACK
+        for name in names
     ]
 
 
@@ -337,41 +370,69 @@ def needed_on(action: str, targets: list[str]) -> list[str]:
     return matching
 
 
-def handler_requests() -> list[tuple[str, str, str, dict]]:
+def handler_requests(strategy: str = "ROLLING") -> list[tuple[str, str, str, dict]]:
     """(resource type, action, resource ARN, request context) of every handler call of a release."""
     requests = []
-    service = render("service.yaml", service_params())
-    for name, operations in release_operations().items():
+    service = render("service.yaml", service_params(DeploymentStrategy=strategy))
+    for name, operations in release_operations(strategy).items():
         kind = service["Resources"][name]["Type"]
+        targets = handler_targets(service, name)
         for operation in sorted(operations):
             for action in handler_permissions(kind, operation):
                 context = HANDLER_CALL_CONTEXT.get((kind, action), {})
-                for arn in needed_on(action, handler_targets(service, name)):
+                for arn in needed_on(action, targets):
                     requests.append((kind, action, arn, context))
+            for action in PASSES_ITS_ROLES.get((kind, operation), []):
+                # Only the roles the request carries (a ROLLING service names none).
+                for arn in [target for target in targets if ":role/" in target]:
+                    requests.append((kind, action, arn, HANDLER_CALL_CONTEXT[(kind, action)]))
     # CloudFormation starts an update of every nested stack when the root stack is updated.
     for action in handler_permissions(NESTED_STACK, "update"):
         if (NESTED_STACK, action) not in TRIGGERED_ONLY_BY_ABSENT_PROPERTIES:
-            for arn in needed_on(action, nested_stack_arns()):
+            for arn in needed_on(action, nested_stack_arns(strategy)):
                 requests.append((NESTED_STACK, action, arn, {}))
     return requests
 
 
-def test_a_release_replaces_the_task_definition_and_updates_the_service():
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_release_replaces_the_task_definition_and_updates_the_service(strategy):
     # What the derivation finds; if a template change alters it, the requests below follow.
-    assert release_operations() == {
+    assert release_operations(strategy) == {
         "TaskDefinition": {"create", "delete"},
         "Service": {"update"},
     }
 
 
-def test_the_deploy_role_allows_every_handler_call_of_a_release_and_its_rollback():
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_the_deploy_role_allows_every_handler_call_of_a_release_and_its_rollback(strategy):
     policy = deploy_role_policy()
     refused_calls = [
         (kind, action, arn)
-        for kind, action, arn, context in handler_requests()
+        for kind, action, arn, context in handler_requests(strategy)
         if not allows(policy, action, arn, context)
     ]
     assert refused_calls == []
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES[1:])
+def test_a_release_that_moves_traffic_passes_the_infrastructure_role_to_ecs(strategy):
+    passed = [
+        (arn, context)
+        for kind, action, arn, context in handler_requests(strategy)
+        if (kind, action) == ("AWS::ECS::Service", "iam:PassRole")
+    ]
+    role = f"arn:aws:iam::{ACCOUNT}:role/{STACK}/delivery/{STACK}-Service-1A2B-Delivery-"
+    assert passed == [
+        (f"{role}InfrastructureRole-5E6F", {"iam:PassedToService": "ecs.amazonaws.com"})
+    ]
+    # The check can fail: without its statement the deploy role may not pass it.
+    policy = deploy_role_policy()
+    without = [s for s in policy["Statement"] if s.get("Sid") != "PassOnlyTheDeliveryRolesToEcs"]
+    assert not allows({**policy, "Statement": without}, "iam:PassRole", *passed[0])
+    # Nor to another service.
+    assert not allows(
+        policy, "iam:PassRole", passed[0][0], {"iam:PassedToService": "lambda.amazonaws.com"}
+    )
 
 
 def test_handler_permissions_left_out_need_a_property_the_schema_does_not_have():
@@ -429,14 +490,13 @@ STAGING = "predict-api-staging"  # another root stack in the same account
         f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{STAGING}/{STAGING}",
         f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{STAGING}:1",
         f"arn:aws:iam::{ACCOUNT}:role/{STAGING}/ecs/{STAGING}-TaskRole-1A2B3C",
+        f"arn:aws:iam::{ACCOUNT}:role/{STAGING}/delivery/{STAGING}-InfrastructureRole-1A2B3C",
     ],
 )
-def test_nothing_reaches_another_root_stack_with_a_longer_name(arn):
+@pytest.mark.parametrize("passed_to", ["ecs-tasks.amazonaws.com", "ecs.amazonaws.com"])
+def test_nothing_reaches_another_root_stack_with_a_longer_name(arn, passed_to):
     policy = deploy_role_policy()
-    context = {
-        "iam:PassedToService": "ecs-tasks.amazonaws.com",
-        "ecs:CreateAction": "RegisterTaskDefinition",
-    }
+    context = {"iam:PassedToService": passed_to, "ecs:CreateAction": "RegisterTaskDefinition"}
     # Actions without resource-level permissions (Resource "*") reach every ARN by nature.
     scoped = {a for a in granted_actions(policy) if not allows(policy, a, "*", context)}
     assert scoped, "the check needs actions that are scoped to resources"

@@ -11,11 +11,16 @@ from release_tool.deadline import Clock
 from release_tool.deployments import Seen, ending, needed_minutes
 from release_tool.errors import ExitCode, ReleaseError
 
-from tests.release.conftest import release
+from tests.release.conftest import release, release_cli
 from tests.release.progressive_stand_in import (
+    ALARMS,
+    ARN,
     CANARY_CONFIG,
+    HOOK_NAME,
+    OLD_DEPLOYMENT,
     canary_until,
     hook,
+    older,
     snapshot,
 )
 from tests.release.stand_in import NEW_TAG, STACK
@@ -44,7 +49,7 @@ def test_a_canary_release_prints_each_stage_and_the_traffic_split(stand_in_stack
     assert "production new 0% / old 100%, test new 100%" in out
     assert "production new 10% / old 90%, test new 100%" in out
     assert "production new 100% / old 0%" in out
-    assert "hook predict-api-contract-check (AWS_LAMBDA): SUCCEEDED" in out
+    assert f"hook {HOOK_NAME} (AWS_LAMBDA): SUCCEEDED" in out
     assert f"released {NEW_TAG} to stack {STACK}" in out
 
 
@@ -64,9 +69,36 @@ def test_a_failed_contract_check_rolls_back_before_production_traffic_and_exits_
         release(script)
     out = capsys.readouterr().out
     assert raised.value.code == ExitCode.HOOK_ROLLBACK == 16
-    assert "predict-api-contract-check (FAILED)" in raised.value.message
+    assert f"{HOOK_NAME} (FAILED)" in raised.value.message
     assert "UPDATE_ROLLBACK_COMPLETE" in raised.value.message
     assert not re.search(r"production new [1-9]", out)  # no client reached the new tasks
+
+
+def test_an_older_failed_deployment_of_the_service_is_not_taken_for_the_releases(
+    stand_in_stack, monkeypatch, capsys
+):
+    """The stand-in lists oldest first, a deployment a page, and filters each page after cutting
+    it: only a caller that reads every page finds the release's deployment, and only the createdAt
+    filter keeps the service's older deployments out of what it follows."""
+    failed = f"{ARN}:service-deployment/predict-api/predict-api/fail2222222222222222"
+    history = [
+        older(failed, "ROLLBACK_SUCCESSFUL", 2, alarms="TRIGGERED", triggered=[ALARMS[0]],
+              rollback="CloudWatch alarm triggered"),
+        older(OLD_DEPLOYMENT, "SUCCESSFUL", 1),
+    ]  # fmt: skip
+    script = [*canary_until("end"), snapshot("SUCCESSFUL", "CLEAN_UP", production=100, test=100)]
+    code, player = release_cli(script, monkeypatch, "--timeout", "60", history=history)
+    printed = capsys.readouterr()
+    assert code == ExitCode.OK, printed.err
+    assert "deployment new1111111111111111: CANARY, at least 20 min" in printed.out
+    assert player.shown == len(script)  # followed to its end
+    assert "fail2222" not in printed.out + printed.err
+    assert "old0000" not in printed.out + printed.err
+    # Every listing asked for deployments created since the release started, and read each page.
+    since = {request["createdAt"]["after"] for request in player.list_requests}
+    assert max(since) <= player.started.timestamp()
+    assert min(since) > max(deployment["createdAt"].timestamp() for deployment in history)
+    assert any("nextToken" in request for request in player.list_requests)
 
 
 def test_an_alarm_during_the_bake_rolls_back_and_exits_15_naming_the_alarm(stand_in_stack):

@@ -10,15 +10,26 @@ import urllib.request
 
 import boto3
 import pytest
-from release_tool import scan
+from release_tool import cli, scan
 from release_tool.deadline import Deadline
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
 from release_tool.release import Clients, run
 
 from tests.release.conftest import FakeClock, make_session, options, stack_parameters
-from tests.release.inspector_stand_in import ImageScan, finding, inspector_fixture  # noqa: F401
-from tests.release.stand_in import NEW_TAG, OLD_TAG, put_image, use_enhanced_scanning
+from tests.release.inspector_stand_in import (  # noqa: F401
+    SCANNED,
+    ImageScan,
+    finding,
+    inspector_fixture,
+)
+from tests.release.stand_in import (
+    NEW_TAG,
+    OLD_TAG,
+    play_cloudformation_for_ecs,
+    put_image,
+    use_enhanced_scanning,
+)
 
 REPOSITORY = "predict-api"
 
@@ -182,6 +193,55 @@ def test_enhanced_scanning_waits_for_inspector_and_refuses_critical_findings(
     assert stack_parameters()["ImageTag"] == OLD_TAG
     operations = [operation for operation, _ in inspector.calls]
     assert operations == ["ListCoverage"] * 3 + ["ListFindings"] * 2  # both pages read
+
+
+def release_cli(monkeypatch) -> int:
+    """`scripts/release.sh --no-build --tag NEW_TAG` against moto and the Inspector stand-in."""
+    monkeypatch.setenv("RELEASE_POLL_SECONDS", "0")
+    session = boto3.session.Session()
+    play_cloudformation_for_ecs(session)
+    return cli.main(["--no-build", "--tag", NEW_TAG], session=session)
+
+
+@pytest.mark.parametrize("frequency", ["CONTINUOUS_SCAN", "SCAN_ON_PUSH"])
+def test_a_repository_scanned_on_push_counts_as_scanned_as_a_continuous_one(
+    stand_in_stack, inspector, monkeypatch, capsys, frequency
+):
+    """Inspector's coverage of an image scanned once on push reads INACTIVE,
+    SCAN_FREQUENCY_SCAN_ON_PUSH (the stand-in maps ECR's ScanFrequency enum to it): its findings
+    are judged like a continuously scanned image's."""
+    use_enhanced_scanning(frequency)
+    pushed(inspector).coverage = [SCANNED]
+    inspector.findings = [finding("CVE-2026-0001", "CRITICAL"), finding("CVE-2026-0002", "HIGH")]
+    assert release_cli(monkeypatch) == ExitCode.CRITICAL_FINDINGS
+    err = capsys.readouterr().err
+    assert f"image {NEW_TAG} has 1 CRITICAL finding(s)" in err
+    assert "CRITICAL: CVE-2026-0001" in err
+    assert stack_parameters()["ImageTag"] == OLD_TAG
+
+    inspector.findings = [finding("CVE-2026-0002", "HIGH")]
+    assert release_cli(monkeypatch) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "HIGH 1" in out
+    assert f"released {NEW_TAG} to stack predict-api" in out
+
+
+def test_an_image_due_its_scan_on_push_is_awaited_not_refused(repository, inspector):
+    use_enhanced_scanning("SCAN_ON_PUSH")
+    # Covered, scanned once on push, but no scan time yet: the scan is still to come.
+    pushed(inspector).coverage = [("INACTIVE", "SCAN_FREQUENCY_SCAN_ON_PUSH"), SCANNED]
+    inspector.findings = [finding("CVE-2026-0002", "HIGH")]
+    printed, clock = check()
+    assert "scan SCAN_FREQUENCY_SCAN_ON_PUSH; waiting" in printed
+    assert "scan COMPLETE (scanned once, on push): HIGH 1" in printed
+    assert clock.sleeps == [scan.POLL_SECONDS]
+
+
+def test_a_repository_no_rule_scans_is_a_note(repository, inspector):
+    use_enhanced_scanning("MANUAL")
+    pushed(inspector).coverage = [SCANNED]  # what Inspector says for it: SCAN_FREQUENCY_MANUAL
+    printed, _ = check()
+    assert f"Inspector does not scan {REPOSITORY} (SCAN_FREQUENCY_MANUAL)" in printed
 
 
 def test_enhanced_scanning_with_no_critical_finding_passes(repository, inspector):
