@@ -2,6 +2,7 @@
 
 import http.client
 import json
+import re
 import time
 import uuid
 from pathlib import Path
@@ -84,6 +85,16 @@ def test_every_stdout_line_is_json(gunicorn_server):
     requests.get(f"{gunicorn_server.base_url}/missing", timeout=5)
     entries = gunicorn_server.log_entries()  # json.loads of every line: plain text would raise
     assert all({"time", "level", "logger", "message"} <= e.keys() for e in entries)
+
+
+def test_every_stdout_line_has_its_time_in_one_form(gunicorn_server):
+    """Server, app and access lines alike: RFC 3339 in UTC with "Z", as log queries sort them."""
+    requests.get(f"{gunicorn_server.base_url}/predict", timeout=5)
+    gunicorn_server.wait_for_log_entry(lambda e: e["logger"] == "predict_service.access")
+    entries = gunicorn_server.log_entries()
+    assert {"gunicorn.error", "predict_service.access"} <= {e["logger"] for e in entries}
+    utc = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z")
+    assert [(e["logger"], e["time"]) for e in entries if not utc.fullmatch(e["time"])] == []
 
 
 def test_the_server_under_test_runs_with_the_images_python_flags(gunicorn_server):
