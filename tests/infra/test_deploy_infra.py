@@ -18,8 +18,7 @@ from botocore.awsrequest import AWSResponse
 from release_tool import cli, package
 from release_tool.errors import ExitCode
 
-from .conftest import CFN_DIR, REPO_ROOT, load
-from .hosted_zones import hosted_zone
+from .conftest import CFN_DIR, REPO_ROOT, hosted_zone, load
 
 SCRIPT = REPO_ROOT / "scripts" / "deploy-infra.sh"
 EXAMPLE = CFN_DIR / "parameters.example.json"

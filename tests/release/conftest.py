@@ -19,7 +19,8 @@ from release_tool.output import Reporter
 from release_tool.release import Clients, Options, run
 
 from tests.conftest import REPO_ROOT, local_aws_environment, running_moto
-from tests.infra.conftest import oidc_params, render
+from tests.hosted_zones import hosted_zone  # noqa: F401 - for this folder's tests
+from tests.iam_policy import allows  # noqa: F401 - for this folder's tests
 from tests.release.progressive_stand_in import DeploymentPlayer, play_service_deployments
 from tests.release.stand_in import (
     ARTIFACTS_BUCKET,
@@ -29,6 +30,13 @@ from tests.release.stand_in import (
     STAND_IN_TEMPLATE,
     play_cloudformation_for_ecs,
     put_image,
+)
+from tests.templates import (  # noqa: F401 - for this folder's tests
+    delivery_params,
+    load,
+    oidc_params,
+    render,
+    service_params,
 )
 
 REGION, ACCOUNT = "us-east-1", "123456789012"  # moto's account
