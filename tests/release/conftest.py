@@ -41,7 +41,6 @@ from tests.templates import (  # noqa: F401 - for this folder's tests
 
 REGION, ACCOUNT = "us-east-1", "123456789012"  # moto's account
 REPOSITORY_ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/predict-api"
-NO_WAIT = Clock(sleep=lambda _seconds: None)
 
 
 @dataclass
@@ -132,13 +131,15 @@ def make_session() -> tuple[boto3.session.Session, list[dict]]:
 
 
 def options(**overrides) -> Options:
+    """A release's options on a fake clock that each wait moves on: no test waits in earnest, and
+    a wait that never ends runs into --timeout (at most 1800 / 10 polls) instead of hanging."""
     values = {
         "stack_name": STACK,
         "tag": NEW_TAG,
-        "poll_interval": 0,
+        "poll_interval": 10,
         "health_delay": 0,
         "health_attempts": 2,
-        "clock": NO_WAIT,
+        "clock": FakeClock(),
     }
     return Options(**{**values, **overrides})
 
