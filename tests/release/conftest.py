@@ -18,7 +18,12 @@ from release_tool.deadline import Clock
 from release_tool.output import Reporter
 from release_tool.release import Clients, Options, run
 
-from tests.conftest import REPO_ROOT, local_aws_environment, running_moto
+from tests.conftest import (
+    REPO_ROOT,
+    local_aws_environment,
+    running_moto,
+    skip_or_fail,  # noqa: F401 - for this folder's tests
+)
 from tests.hosted_zones import hosted_zone  # noqa: F401 - for this folder's tests
 from tests.iam_policy import allows  # noqa: F401 - for this folder's tests
 from tests.release.progressive_stand_in import DeploymentPlayer, play_service_deployments
