@@ -2,9 +2,11 @@
 
 Order: local checks (parameters file, tag form), then AWS: the stack as it is, the tag in ECR, the
 account's ECS service-linked role and GitHub OIDC provider, the bootstrap stack (artifacts bucket),
-`aws cloudformation package`, one change set for the root (shown; deleted again by --dry-run),
-executed while its events stream. ImageTag is sent as UsePreviousValue unless --image-tag is given:
-an infrastructure deploy never reverts a release, not even one that finishes meanwhile.
+`aws cloudformation package`, the delete of a stack whose creation rolled back (never by a refused
+command, --dry-run or --package-only), one change set for the root (shown; deleted again by
+--dry-run), executed while its events stream. ImageTag is sent as UsePreviousValue unless
+--image-tag is given: an infrastructure deploy never reverts a release, not even one that finishes
+meanwhile.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,7 @@ from release_tool import (
     workspace,
 )
 from release_tool.deadline import Clock, Deadline
+from release_tool.deployments import DeploymentFollower
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
 from release_tool.progress import failure_details, wait_until_final
@@ -44,10 +48,6 @@ from release_tool.workspace import PLATFORM_BY_CPU_ARCHITECTURE
 ARCHITECTURE = "CpuArchitecture"
 BOOTSTRAP_TEMPLATE = workspace.REPO_ROOT / "cloudformation" / "bootstrap.yaml"
 DEFAULT_PARAMETERS = workspace.REPO_ROOT / "cloudformation" / "parameters.json"
-
-
-class DryRunEnds(Exception):
-    """A dry run that can show no change set: its message says what a deploy would do."""
 
 
 @dataclass
@@ -88,21 +88,12 @@ def start(args: argparse.Namespace, state: InfraState, session: Any = None) -> E
         _require_public_zone_holding(
             session.client("route53", region_name=region), values, reporter
         )
-    try:
-        found = _usable_or_none(cfn, args, reporter, deadline, state)
-    except DryRunEnds as ended:
-        reporter.step(str(ended))
-        return ExitCode.OK
-    if found is None and values is not None and "GitHubRepository" not in values:
-        raise ReleaseError(
-            ExitCode.USAGE,
-            "GitHubRepository is not in the parameters file: a new stack needs your OWNER/REPO",
-        )
-    if found is not None and not tag:
-        _refuse_new_architecture_for_the_running_image(values or {}, found)
-    if tag:
-        _check_image(clients, args, values or {}, found, tag, deadline, reporter)
-    if args.package_only is None:  # taskcat's own stacks get theirs from the account
+    found, rolled_back = None, None
+    # --package-only packages for stacks of their own (taskcat's): the deployed one decides nothing.
+    if args.package_only is None:
+        found, rolled_back = _usable_or_none(cfn, args, reporter)
+        _refuse_before_any_change(clients, args, values, found, tag, deadline, reporter)
+        # taskcat's own stacks get theirs from the account
         account.ensure_ecs_service_linked_role(iam, reporter, args.dry_run)
     overrides = dict(values or {})
     _reuse_oidc_provider(iam, overrides, found, reporter)
@@ -134,6 +125,17 @@ def start(args: argparse.Namespace, state: InfraState, session: Any = None) -> E
     template_url = _upload(s3, packaged, bucket, args.stack, region)
     known = package.template_parameters(package.ROOT_TEMPLATE)
     parameters = _parameters(overrides, found, known)
+    if rolled_back is not None:  # only now that nothing refused the deploy
+        if args.dry_run:  # a CREATE change set cannot be shown while the old stack is there
+            reporter.step(
+                f"dry run: stack {args.stack} is ROLLBACK_COMPLETE: a deploy deletes it and "
+                "creates it again; nothing changed"
+            )
+            return ExitCode.OK
+        reporter.step(
+            f"stack {args.stack} is ROLLBACK_COMPLETE: deleting it, then creating it again"
+        )
+        _delete(cfn, rolled_back, args, reporter, deadline, state)
     return _change(cfn, clients, args, found, template_url, parameters, deadline, reporter, state)
 
 
@@ -181,28 +183,23 @@ def _resolve_image_tag(tag: str | None, reporter: Reporter) -> str | None:
 
 
 def _usable_or_none(
-    cfn: Any, args: argparse.Namespace, reporter: Reporter, deadline: Deadline, state: InfraState
-) -> dict | None:
-    """The stack to update, or None to create one. A stack whose creation failed and rolled back
-    holds nothing (ROLLBACK_COMPLETE): it is deleted so that this same command creates it again."""
+    cfn: Any, args: argparse.Namespace, reporter: Reporter
+) -> tuple[dict | None, dict | None]:
+    """The stack to update (None: create one), and a stack to delete first. A stack whose creation
+    failed and rolled back holds nothing (ROLLBACK_COMPLETE): this same command deletes it and
+    creates it again, checked as a new stack."""
     name = args.stack
     found = stack.find(cfn, name)
     if found is None or found["StackStatus"] == "REVIEW_IN_PROGRESS":
         reporter.info(f"stack {name} does not exist yet: it will be created")
-        return None
+        return None, None
     status = found["StackStatus"]
     if status == "ROLLBACK_COMPLETE":
-        if args.dry_run:  # a CREATE change set cannot be shown while the old stack is there
-            raise DryRunEnds(
-                f"dry run: stack {name} is ROLLBACK_COMPLETE (its creation failed, nothing of it "
-                "runs): a deploy deletes it and creates it again; nothing changed"
-            )
-        reporter.step(
-            f"stack {name} is ROLLBACK_COMPLETE (its creation failed, nothing of it "
-            "runs): deleting it, then creating it again"
+        reporter.info(
+            f"stack {name} is ROLLBACK_COMPLETE (its creation failed, nothing of it runs): "
+            "once the checks pass it is deleted and created again"
         )
-        _delete(cfn, found, args, reporter, deadline, state)
-        return None
+        return None, found
     if status.endswith("_IN_PROGRESS"):
         raise ReleaseError(
             ExitCode.STACK_BUSY,
@@ -212,7 +209,28 @@ def _usable_or_none(
         raise ReleaseError(
             ExitCode.STACK_NOT_READY, f"stack {name!r} is in {status}: {stack.advice(cfn, found)}"
         )
-    return found
+    return found, None
+
+
+def _refuse_before_any_change(
+    clients: Clients,
+    args: argparse.Namespace,
+    values: dict | None,
+    found: dict | None,
+    tag: str | None,
+    deadline: Deadline,
+    reporter: Reporter,
+) -> None:
+    """What reads the stack (None: a new one) and may refuse the deploy, before anything changes."""
+    if found is None and values is not None and "GitHubRepository" not in values:
+        raise ReleaseError(
+            ExitCode.USAGE,
+            "GitHubRepository is not in the parameters file: a new stack needs your OWNER/REPO",
+        )
+    if found is not None and not tag:
+        _refuse_new_architecture_for_the_running_image(values or {}, found)
+    if tag:
+        _check_image(clients, args, values or {}, found, tag, deadline, reporter)
 
 
 def _refuse_new_architecture_for_the_running_image(values: dict, found: dict) -> None:
@@ -517,9 +535,14 @@ def _change(
     reporter.step("executing the change set; stack events follow")
     baseline = None if found is None else newest_event_id(cfn, created["StackId"])
     state.update_started = True
+    # Right before the execute, not at the start (packaging takes minutes): the update's service
+    # deployment comes after it, any other before. No clock-skew margin: ECS creates it only once
+    # CloudFormation reaches the service, seconds after this, beyond an NTP-kept clock's skew.
+    executed = datetime.now(UTC)
     stack.execute_change_set(cfn, change_set_id, args.stack, f"infra-{uuid.uuid4()}")
     watcher = StackWatcher(cfn, created["StackId"], baseline)
-    rollout = RolloutWatcher(ecs=clients.ecs)
+    # The service is learnt from the events; only its deployments created since `executed` count.
+    rollout = RolloutWatcher(ecs=clients.ecs, deployments=DeploymentFollower(since=executed))
     status = wait_until_final(
         cfn, watcher, rollout, reporter, deadline, args.poll_interval, args.stack
     )

@@ -18,8 +18,7 @@ from botocore.awsrequest import AWSResponse
 from release_tool import cli, package
 from release_tool.errors import ExitCode
 
-from .conftest import CFN_DIR, REPO_ROOT, load
-from .hosted_zones import hosted_zone
+from .conftest import CFN_DIR, REPO_ROOT, hosted_zone, load
 
 SCRIPT = REPO_ROOT / "scripts" / "deploy-infra.sh"
 EXAMPLE = CFN_DIR / "parameters.example.json"
@@ -627,6 +626,106 @@ def test_a_delete_that_does_not_finish_stops_at_the_timeout(
     line = error_line(err)
     assert "--timeout 2 s reached: stack still DELETE_IN_PROGRESS" in line, line
     assert "describe-stack-events --stack-name predict-api" in line, line
+
+
+def recording_deletes(session: boto3.session.Session) -> list[str]:
+    """The stacks the deploy asks CloudFormation to delete."""
+    deletes: list[str] = []
+    session.events.register(
+        "provide-client-params.cloudformation.DeleteStack",
+        lambda params, **_: deletes.append(params["StackName"]),
+    )
+    return deletes
+
+
+def still_rolled_back() -> bool:
+    """The failed creation's stack is still there, as rolled_back_creation made it."""
+    return parameters_of("predict-api")["GitHubRepository"] == "my-org/x"
+
+
+def without_github_repository(tmp_path: Path) -> Path:
+    path = own_parameters(tmp_path)
+    values = json.loads(path.read_text())
+    del values["GitHubRepository"]
+    path.write_text(json.dumps(values))
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]], ids=["deploy", "dry-run"])
+@pytest.mark.parametrize(
+    ("refused", "code", "message"),
+    [
+        ("no GitHubRepository", ExitCode.USAGE, "GitHubRepository is not in the parameters file"),
+        ("no repository", ExitCode.IMAGE_NOT_FOUND, "stack predict-api has no repository"),
+        ("tag not pushed", ExitCode.IMAGE_NOT_FOUND, f"is not in ECR repository {IMAGES}"),
+    ],
+)
+def test_a_refused_deploy_of_a_stack_whose_creation_rolled_back_deletes_nothing(
+    aws_env, stand_in_root, tmp_path, capsys, dry_run, refused, code, message
+):
+    # The stack is deleted only on the way to creating it again: after every check passed.
+    rolled_back_creation(stand_in_root)
+    argv = ["infra", "--parameters", str(own_parameters(tmp_path)), *dry_run]
+    if refused == "no GitHubRepository":
+        argv[2] = str(without_github_repository(tmp_path))
+    if refused == "no repository":
+        argv += ["--image-tag", SCANNED_TAG]
+    if refused == "tag not pushed":
+        boto3.client("ecr").create_repository(repositoryName=IMAGES)
+        argv[2] = str(own_parameters(tmp_path, ImageRepositoryName=IMAGES))
+        argv += ["--image-tag", SCANNED_TAG]
+    session = session_seeing("ROLLBACK_COMPLETE", until="DeleteStack")
+    deletes = recording_deletes(session)
+    assert cli.main(argv, session=session) == code, capsys.readouterr()
+    line = error_line(capsys.readouterr().err)
+    assert message in line, line
+    assert deletes == [] and still_rolled_back()
+
+
+@pytest.mark.slow
+def test_a_dry_run_on_a_stack_whose_creation_rolled_back_says_what_a_deploy_would_do(
+    aws_env, stand_in_root, tmp_path, capsys
+):
+    rolled_back_creation(stand_in_root)
+    session = session_seeing("ROLLBACK_COMPLETE", until="DeleteStack")
+    deletes = recording_deletes(session)
+    argv = ["infra", "--parameters", str(own_parameters(tmp_path)), "--dry-run"]
+    code = cli.main(argv, session=session)
+    out = capsys.readouterr().out
+    assert code == ExitCode.OK, out
+    assert "dry run: stack predict-api is ROLLBACK_COMPLETE" in out
+    assert "a deploy deletes it and creates it again; nothing changed" in out
+    assert deletes == [] and still_rolled_back()
+
+
+@pytest.mark.slow
+def test_package_only_leaves_a_stack_whose_creation_rolled_back_alone(
+    aws_env, stand_in_root, tmp_path_factory, capsys
+):
+    rolled_back_creation(stand_in_root)
+    session = session_seeing("ROLLBACK_COMPLETE", until="DeleteStack")
+    deletes = recording_deletes(session)
+    out = tmp_path_factory.mktemp("packaged")  # not inside the stand-in root's folder it copies
+    code = cli.main(["infra", "--package-only", str(out)], session=session)
+    assert code == ExitCode.OK, capsys.readouterr()
+    assert (out / "cloudformation" / "root.yaml").is_file()
+    assert deletes == [] and still_rolled_back()
+
+
+@pytest.mark.slow
+def test_package_only_reads_no_stack_so_a_new_architecture_or_an_unpushed_tag_packages(
+    aws_env, stand_in_root, tmp_path, tmp_path_factory, capsys
+):
+    # What the deployed stack runs decides nothing for templates packaged for taskcat's stacks.
+    released_stack(stand_in_root)
+    params = own_parameters(tmp_path, CpuArchitecture="ARM64")
+    out = tmp_path_factory.mktemp("packaged")
+    argv = ["infra", "--parameters", str(params), "--package-only", str(out)]
+    assert cli.main(argv) == ExitCode.OK, capsys.readouterr()
+    assert cli.main([*argv, "--image-tag", SCANNED_TAG]) == ExitCode.OK, capsys.readouterr()
+    assert (out / "cloudformation" / "root.yaml").is_file()
+    assert parameters_of("predict-api")["CpuArchitecture"] == "X86_64"
 
 
 @pytest.mark.slow

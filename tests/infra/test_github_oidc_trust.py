@@ -11,8 +11,7 @@ import re
 
 import pytest
 
-from .conftest import oidc_params, render
-from .iam_policy import allows
+from .conftest import allows, oidc_params, render
 
 ISSUER = "token.actions.githubusercontent.com"
 REPO = "octo-org/predict-api"

@@ -18,8 +18,14 @@ from release_tool.deadline import Clock
 from release_tool.output import Reporter
 from release_tool.release import Clients, Options, run
 
-from tests.conftest import REPO_ROOT, local_aws_environment, running_moto
-from tests.infra.conftest import oidc_params, render
+from tests.conftest import (
+    REPO_ROOT,
+    local_aws_environment,
+    running_moto,
+    skip_or_fail,  # noqa: F401 - for this folder's tests
+)
+from tests.hosted_zones import hosted_zone  # noqa: F401 - for this folder's tests
+from tests.iam_policy import allows  # noqa: F401 - for this folder's tests
 from tests.release.progressive_stand_in import DeploymentPlayer, play_service_deployments
 from tests.release.stand_in import (
     ARTIFACTS_BUCKET,
@@ -30,10 +36,16 @@ from tests.release.stand_in import (
     play_cloudformation_for_ecs,
     put_image,
 )
+from tests.templates import (  # noqa: F401 - for this folder's tests
+    delivery_params,
+    load,
+    oidc_params,
+    render,
+    service_params,
+)
 
 REGION, ACCOUNT = "us-east-1", "123456789012"  # moto's account
 REPOSITORY_ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/predict-api"
-NO_WAIT = Clock(sleep=lambda _seconds: None)
 
 
 @dataclass
@@ -124,13 +136,15 @@ def make_session() -> tuple[boto3.session.Session, list[dict]]:
 
 
 def options(**overrides) -> Options:
+    """A release's options on a fake clock that each wait moves on: no test waits in earnest, and
+    a wait that never ends runs into --timeout (at most 1800 / 10 polls) instead of hanging."""
     values = {
         "stack_name": STACK,
         "tag": NEW_TAG,
-        "poll_interval": 0,
+        "poll_interval": 10,
         "health_delay": 0,
         "health_attempts": 2,
-        "clock": NO_WAIT,
+        "clock": FakeClock(),
     }
     return Options(**{**values, **overrides})
 

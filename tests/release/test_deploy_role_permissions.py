@@ -29,14 +29,17 @@ from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
 from release_tool.release import Clients, Options, run
 
-from tests.infra.conftest import delivery_params, load, render, service_params
-from tests.infra.iam_policy import allows
 from tests.release.conftest import (
     ACCOUNT,
     REGION,
     REPOSITORY_ARN,
     CallRecorder,
+    allows,
+    delivery_params,
     deploy_role_policy,
+    load,
+    render,
+    service_params,
 )
 from tests.release.inspector_stand_in import inspector_fixture  # noqa: F401
 from tests.release.stand_in import (

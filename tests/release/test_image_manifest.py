@@ -15,6 +15,8 @@ from release_tool import workspace
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
 
+from tests.release.conftest import skip_or_fail
+
 FAKE_BUILDER = """#!/bin/sh
 printf '%s\\n' "$@" > "{log}"
 """
@@ -51,10 +53,21 @@ def test_a_platform_fargate_does_not_run_is_refused_before_building(tmp_path, mo
     assert not (tmp_path / "argv").exists()  # nothing built
 
 
-@pytest.mark.skipif(
-    shutil.which("podman") is None or os.geteuid() != 0,
-    reason="needs podman as root (rootless podman here cannot create its user namespace)",
-)
+def require_podman(env: dict[str, str]) -> None:
+    """Podman as root, or rootless where it can make its user namespace (needs /etc/subuid and
+    newuidmap; `podman unshare` says "please use unshare with rootless" to root, so not asked)."""
+    if shutil.which("podman") is None:
+        skip_or_fail("podman is not installed")
+    if os.geteuid() == 0:
+        return
+    probe = subprocess.run(
+        ["podman", "unshare", "true"], env=env, capture_output=True, text=True, timeout=120
+    )
+    if probe.returncode != 0:
+        said = (probe.stderr.strip().splitlines() or ["no message"])[-1]
+        skip_or_fail(f"rootless podman cannot make its user namespace here: {said}")
+
+
 @pytest.mark.parametrize(("image_format", "media_type"), [
     ("docker", "application/vnd.docker.distribution.manifest.v2+json"),
     ("oci", "application/vnd.oci.image.manifest.v1+json"),
@@ -74,6 +87,7 @@ def test_podman_pushes_one_manifest_for_one_platform(tmp_path, image_format, med
         "CONTAINERS_CONF": str(containers),
         "TMPDIR": str(tmp_path),
     }
+    require_podman(env)
     context = tmp_path / "context"
     context.mkdir()
     (context / "hello.txt").write_text("hello\n")

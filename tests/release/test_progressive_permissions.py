@@ -12,8 +12,7 @@ from release_tool.errors import ExitCode
 from release_tool.output import Reporter
 from release_tool.release import Clients, Options, run
 
-from tests.infra.iam_policy import allows
-from tests.release.conftest import CallRecorder, deploy_role_policy
+from tests.release.conftest import CallRecorder, allows, deploy_role_policy
 from tests.release.progressive_stand_in import (
     NEW_DEPLOYMENT,
     SERVICE_ARN,

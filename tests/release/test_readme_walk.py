@@ -23,7 +23,7 @@ import boto3
 import pytest
 from cfnlint.decode import cfn_yaml
 
-from tests.infra.hosted_zones import hosted_zone
+from tests.release.conftest import hosted_zone
 from tests.release.stand_in import BASH, FAKE_PODMAN, STACK
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
