@@ -11,12 +11,13 @@ import os
 import re
 import sys
 import traceback
+from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
 from release_tool.deadline import DEFAULT_TIMEOUT
 from release_tool.errors import ExitCode, ReleaseError, exit_code_help
-from release_tool.workspace import BUILDERS
+from release_tool.workspace import BUILDERS, REPO_ROOT, TEMPLATES_DIR
 
 SHA_PATTERN = re.compile(r"^[0-9a-f]{7,40}$")  # the root stack's ImageTag AllowedPattern
 STACK_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,117}$")  # + "-bootstrap" fits 128
@@ -222,8 +223,8 @@ def build_infra_parser() -> argparse.ArgumentParser:
         type=_directory,
         default=None,
         metavar="DIR",
-        help="bootstrap and package into DIR/cloudformation/root.yaml, copy .taskcat.yml next to "
-        "it (for `taskcat test run`); no deploy",
+        help="bootstrap and package into DIR/cloudformation/root.yaml (DIR outside "
+        "cloudformation/), copy .taskcat.yml next to it (for `taskcat test run`); no deploy",
     )
     return parser
 
@@ -231,6 +232,18 @@ def build_infra_parser() -> argparse.ArgumentParser:
 def _directory(value: str) -> str:
     if not value:  # an unset shell variable, not "no packaging"
         raise argparse.ArgumentTypeError("empty directory: expected a path such as build/packaged")
+    out = Path(value).resolve()
+    # Packaging copies cloudformation/ into DIR/source and writes DIR/cloudformation/root.yaml.
+    if out.is_relative_to(TEMPLATES_DIR.resolve()):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is inside cloudformation/, the folder being packaged (it would be copied "
+            "into itself): choose a directory outside it, such as build/packaged"
+        )
+    if out == REPO_ROOT:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is the repository's root: the packaged cloudformation/root.yaml would "
+            "overwrite the source one; choose another directory, such as build/packaged"
+        )
     return value
 
 

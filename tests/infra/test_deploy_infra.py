@@ -110,6 +110,27 @@ def test_bad_input_fails_at_once_with_one_clear_line(args, message, tmp_path):
     assert "cannot reach AWS" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("directory", "message"),
+    [
+        # Packaging copies cloudformation/ into DIR/source: inside it, the copy would hold itself.
+        (CFN_DIR / "packaged", "is inside cloudformation/, the folder being packaged"),
+        # DIR/cloudformation/root.yaml would be the source template itself.
+        (REPO_ROOT, "is the repository's root: the packaged cloudformation/root.yaml would"),
+    ],
+)
+def test_package_only_into_what_it_packages_is_refused_before_anything_is_written(
+    directory, message
+):
+    before = sorted(CFN_DIR.rglob("*"))
+    result = run("--package-only", str(directory), env=NOBODY)
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    line = error_line(result.stderr)
+    assert f"argument --package-only: '{directory}' {message}" in line, line
+    assert "such as build/packaged" in line, line
+    assert sorted(CFN_DIR.rglob("*")) == before
+
+
 def test_an_unknown_region_from_the_environment_is_refused_before_any_retry(tmp_path):
     result = run(
         "--parameters", str(own_parameters(tmp_path)), env={**NOBODY, "AWS_REGION": "xx-nowhere-9"}
