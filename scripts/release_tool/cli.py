@@ -211,7 +211,8 @@ def build_infra_parser() -> argparse.ArgumentParser:
         metavar="SHA",
         help="deploy this image instead of keeping the deployed one: the full commit SHA it was "
         "pushed with (a short SHA is resolved in this repository); it must be in the stack's ECR "
-        "repository (else exit 6) and pass the scan gate as in a release (else exit 14)",
+        "repository (else exit 6) and pass the scan gate as in a release (else exit 14); not "
+        "with --package-only",
     )
     add(
         "--dry-run",
@@ -224,7 +225,8 @@ def build_infra_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="DIR",
         help="bootstrap and package into DIR/cloudformation/root.yaml (DIR outside "
-        "cloudformation/), copy .taskcat.yml next to it (for `taskcat test run`); no deploy",
+        "cloudformation/), copy .taskcat.yml next to it (for `taskcat test run`); no deploy, "
+        "so no --image-tag",
     )
     return parser
 
@@ -312,7 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == [INFRA]:
-        args = build_infra_parser().parse_args(argv[1:])
+        infra_parser = build_infra_parser()
+        args = infra_parser.parse_args(argv[1:])
+        if args.image_tag and args.package_only is not None:
+            infra_parser.error(
+                "--image-tag does not go with --package-only: packaging deploys no image "
+                "(taskcat's tests set their own ImageTag); drop one of them"
+            )
         args.command = INFRA
         args.poll_interval = float(os.environ.get("RELEASE_POLL_SECONDS", "5"))
         return args

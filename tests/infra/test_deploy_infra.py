@@ -100,6 +100,11 @@ def test_help_documents_every_option_and_the_permission_it_needs():
         (["--parameters"], "argument --parameters: expected one argument"),
         # An empty path is a mistake (an unset variable), not "no packaging".
         (["--package-only", ""], "argument --package-only: empty directory"),
+        # Packaging deploys no image: a tag given with it would be silently ignored.
+        (
+            ["--package-only", "build/packaged", "--image-tag", "a" * 40],
+            "--image-tag does not go with --package-only",
+        ),
     ],
 )
 def test_bad_input_fails_at_once_with_one_clear_line(args, message, tmp_path):
@@ -735,7 +740,7 @@ def test_package_only_leaves_a_stack_whose_creation_rolled_back_alone(
 
 
 @pytest.mark.slow
-def test_package_only_reads_no_stack_so_a_new_architecture_or_an_unpushed_tag_packages(
+def test_package_only_reads_no_stack_so_a_new_architecture_packages(
     aws_env, stand_in_root, tmp_path, tmp_path_factory, capsys
 ):
     # What the deployed stack runs decides nothing for templates packaged for taskcat's stacks.
@@ -744,7 +749,6 @@ def test_package_only_reads_no_stack_so_a_new_architecture_or_an_unpushed_tag_pa
     out = tmp_path_factory.mktemp("packaged")
     argv = ["infra", "--parameters", str(params), "--package-only", str(out)]
     assert cli.main(argv) == ExitCode.OK, capsys.readouterr()
-    assert cli.main([*argv, "--image-tag", SCANNED_TAG]) == ExitCode.OK, capsys.readouterr()
     assert (out / "cloudformation" / "root.yaml").is_file()
     assert parameters_of("predict-api")["CpuArchitecture"] == "X86_64"
 
