@@ -11,12 +11,13 @@ import os
 import re
 import sys
 import traceback
+from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
 from release_tool.deadline import DEFAULT_TIMEOUT
 from release_tool.errors import ExitCode, ReleaseError, exit_code_help
-from release_tool.workspace import BUILDERS
+from release_tool.workspace import BUILDERS, REPO_ROOT, TEMPLATES_DIR
 
 SHA_PATTERN = re.compile(r"^[0-9a-f]{7,40}$")  # the root stack's ImageTag AllowedPattern
 STACK_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,117}$")  # + "-bootstrap" fits 128
@@ -210,7 +211,8 @@ def build_infra_parser() -> argparse.ArgumentParser:
         metavar="SHA",
         help="deploy this image instead of keeping the deployed one: the full commit SHA it was "
         "pushed with (a short SHA is resolved in this repository); it must be in the stack's ECR "
-        "repository (else exit 6) and pass the scan gate as in a release (else exit 14)",
+        "repository (else exit 6) and pass the scan gate as in a release (else exit 14); not "
+        "with --package-only",
     )
     add(
         "--dry-run",
@@ -222,8 +224,9 @@ def build_infra_parser() -> argparse.ArgumentParser:
         type=_directory,
         default=None,
         metavar="DIR",
-        help="bootstrap and package into DIR/cloudformation/root.yaml, copy .taskcat.yml next to "
-        "it (for `taskcat test run`); no deploy",
+        help="bootstrap and package into DIR/cloudformation/root.yaml (DIR outside "
+        "cloudformation/), copy .taskcat.yml next to it (for `taskcat test run`); no deploy, "
+        "so no --image-tag",
     )
     return parser
 
@@ -231,6 +234,18 @@ def build_infra_parser() -> argparse.ArgumentParser:
 def _directory(value: str) -> str:
     if not value:  # an unset shell variable, not "no packaging"
         raise argparse.ArgumentTypeError("empty directory: expected a path such as build/packaged")
+    out = Path(value).resolve()
+    # Packaging copies cloudformation/ into DIR/source and writes DIR/cloudformation/root.yaml.
+    if out.is_relative_to(TEMPLATES_DIR.resolve()):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is inside cloudformation/, the folder being packaged (it would be copied "
+            "into itself): choose a directory outside it, such as build/packaged"
+        )
+    if out == REPO_ROOT:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is the repository's root: the packaged cloudformation/root.yaml would "
+            "overwrite the source one; choose another directory, such as build/packaged"
+        )
     return value
 
 
@@ -299,7 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == [INFRA]:
-        args = build_infra_parser().parse_args(argv[1:])
+        infra_parser = build_infra_parser()
+        args = infra_parser.parse_args(argv[1:])
+        if args.image_tag and args.package_only is not None:
+            infra_parser.error(
+                "--image-tag does not go with --package-only: packaging deploys no image "
+                "(taskcat's tests set their own ImageTag); drop one of them"
+            )
         args.command = INFRA
         args.poll_interval = float(os.environ.get("RELEASE_POLL_SECONDS", "5"))
         return args

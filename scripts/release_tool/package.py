@@ -13,9 +13,9 @@ from pathlib import Path
 import yaml
 
 from release_tool.errors import ExitCode, ReleaseError
-from release_tool.workspace import REPO_ROOT
+from release_tool.workspace import TEMPLATES_DIR
 
-ROOT_TEMPLATE = REPO_ROOT / "cloudformation" / "root.yaml"
+ROOT_TEMPLATE = TEMPLATES_DIR / "root.yaml"
 
 
 def aws_cli() -> str:

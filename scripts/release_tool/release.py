@@ -215,7 +215,6 @@ def run(
     clients: Clients, options: Options, reporter: Reporter, state: State | None = None
 ) -> ExitCode:
     state = state or State(stack_name=options.stack_name)
-    started = datetime.now(UTC)  # a service deployment created before is not this release's
     deadline = Deadline(options.timeout, options.clock)
     # Checked again after the preflight before the build: a build takes minutes; things change.
     found = preflight(clients, options.stack_name, reporter)
@@ -297,6 +296,10 @@ def run(
     reporter.step("executing the change set; stack events and the ECS rollout follow")
     baseline = newest_event_id(cfn, found["StackId"])
     outputs = stack.outputs(found)
+    # Right before the execute, not at the start (push and scan take minutes): a service
+    # deployment created before it is not this release's. Only the look at the service's state
+    # below comes between (see infra.py on clock skew).
+    started = datetime.now(UTC)
     rollout = RolloutWatcher(
         clients.ecs,
         outputs.get("ClusterName"),

@@ -12,6 +12,7 @@ from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES_DIR = REPO_ROOT / "cloudformation"  # root.yaml and its nested stacks, packaged as a whole
 BUILDERS = ("docker", "podman", "buildah")
 # The image platform for the task's RuntimePlatform.CpuArchitecture (the stack's parameter).
 PLATFORM_BY_CPU_ARCHITECTURE = {"X86_64": "linux/amd64", "ARM64": "linux/arm64"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.dockerfile import instructions, python_env
+from tests.image.conftest import instructions, python_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

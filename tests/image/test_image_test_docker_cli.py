@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import skip_or_fail
+from tests.image.conftest import skip_or_fail
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAST_RUN = REPO_ROOT / ".image-cache/image-test.result"

@@ -100,6 +100,11 @@ def test_help_documents_every_option_and_the_permission_it_needs():
         (["--parameters"], "argument --parameters: expected one argument"),
         # An empty path is a mistake (an unset variable), not "no packaging".
         (["--package-only", ""], "argument --package-only: empty directory"),
+        # Packaging deploys no image: a tag given with it would be silently ignored.
+        (
+            ["--package-only", "build/packaged", "--image-tag", "a" * 40],
+            "--image-tag does not go with --package-only",
+        ),
     ],
 )
 def test_bad_input_fails_at_once_with_one_clear_line(args, message, tmp_path):
@@ -108,6 +113,27 @@ def test_bad_input_fails_at_once_with_one_clear_line(args, message, tmp_path):
     assert result.returncode == ExitCode.USAGE, result.stderr
     assert message in error_line(result.stderr), result.stderr
     assert "cannot reach AWS" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("directory", "message"),
+    [
+        # Packaging copies cloudformation/ into DIR/source: inside it, the copy would hold itself.
+        (CFN_DIR / "packaged", "is inside cloudformation/, the folder being packaged"),
+        # DIR/cloudformation/root.yaml would be the source template itself.
+        (REPO_ROOT, "is the repository's root: the packaged cloudformation/root.yaml would"),
+    ],
+)
+def test_package_only_into_what_it_packages_is_refused_before_anything_is_written(
+    directory, message
+):
+    before = sorted(CFN_DIR.rglob("*"))
+    result = run("--package-only", str(directory), env=NOBODY)
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    line = error_line(result.stderr)
+    assert f"argument --package-only: '{directory}' {message}" in line, line
+    assert "such as build/packaged" in line, line
+    assert sorted(CFN_DIR.rglob("*")) == before
 
 
 def test_an_unknown_region_from_the_environment_is_refused_before_any_retry(tmp_path):
@@ -714,7 +740,7 @@ def test_package_only_leaves_a_stack_whose_creation_rolled_back_alone(
 
 
 @pytest.mark.slow
-def test_package_only_reads_no_stack_so_a_new_architecture_or_an_unpushed_tag_packages(
+def test_package_only_reads_no_stack_so_a_new_architecture_packages(
     aws_env, stand_in_root, tmp_path, tmp_path_factory, capsys
 ):
     # What the deployed stack runs decides nothing for templates packaged for taskcat's stacks.
@@ -723,7 +749,6 @@ def test_package_only_reads_no_stack_so_a_new_architecture_or_an_unpushed_tag_pa
     out = tmp_path_factory.mktemp("packaged")
     argv = ["infra", "--parameters", str(params), "--package-only", str(out)]
     assert cli.main(argv) == ExitCode.OK, capsys.readouterr()
-    assert cli.main([*argv, "--image-tag", SCANNED_TAG]) == ExitCode.OK, capsys.readouterr()
     assert (out / "cloudformation" / "root.yaml").is_file()
     assert parameters_of("predict-api")["CpuArchitecture"] == "X86_64"
 

@@ -171,12 +171,14 @@ def release_cli(
     strategy: str = "CANARY",
     history: list[dict] | None = None,
     poll_seconds: float = 0,
+    session: boto3.session.Session | None = None,
 ) -> tuple[int, DeploymentPlayer]:
     """`scripts/release.sh --no-build --tag NEW_TAG ARGS` (cli.main) against the stand-in whose
-    ECS service deployment follows `script`, after the service's `history`."""
+    ECS service deployment follows `script`, after the service's `history` (a list the caller
+    may add to while the release runs, through its `session`'s events)."""
     monkeypatch.setenv("RELEASE_POLL_SECONDS", str(poll_seconds))
     put_image(NEW_TAG)
-    session = boto3.session.Session()
+    session = session or boto3.session.Session()
     play_cloudformation_for_ecs(session)
     player = play_service_deployments(session, strategy, script, history)
     return cli.main(["--no-build", "--tag", NEW_TAG, *args], session=session), player

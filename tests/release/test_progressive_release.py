@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import boto3
 import pytest
 from release_tool.deadline import Clock
 from release_tool.deployments import Seen, ending, needed_minutes
@@ -99,6 +100,52 @@ def test_an_older_failed_deployment_of_the_service_is_not_taken_for_the_releases
     assert max(since) <= player.started.timestamp()
     assert min(since) > max(deployment["createdAt"].timestamp() for deployment in history)
     assert any("nextToken" in request for request in player.list_requests)
+
+
+def someone_elses_deployment(session: boto3.session.Session, history: list[dict], during: str):
+    """A deployment of the service started after the release did, before it executed its change
+    set (someone's `aws ecs update-service` while the scan or the change set was awaited): in
+    progress then, rolled back once the change set executes."""
+    meanwhile = f"{ARN}:service-deployment/predict-api/predict-api/fail3333333333333333"
+
+    def start(**_kwargs):
+        if history[-1]["serviceDeploymentArn"] != meanwhile:
+            history.append(older(meanwhile, "IN_PROGRESS", 0))
+
+    def roll_back(**_kwargs):
+        if history[-1]["serviceDeploymentArn"] == meanwhile:
+            failed = older(meanwhile, "ROLLBACK_SUCCESSFUL", 0, breaker="TRIGGERED",
+                           rollback="tasks failed to start")  # fmt: skip
+            history[-1] = {**failed, "createdAt": history[-1]["createdAt"]}
+
+    session.events.register(f"after-call.{during}", start)
+    session.events.register("after-call.cloudformation.ExecuteChangeSet", roll_back)
+
+
+@pytest.mark.parametrize(
+    "during", ["ecr.DescribeImageScanFindings", "cloudformation.CreateChangeSet"]
+)
+def test_a_deployment_started_before_the_release_executes_its_change_set_is_not_followed(
+    during, stand_in_stack, monkeypatch, capsys
+):
+    history = [older(OLD_DEPLOYMENT, "SUCCESSFUL", 1)]
+    session = boto3.session.Session()
+    someone_elses_deployment(session, history, during)
+    script = [*canary_until("end"), snapshot("SUCCESSFUL", "CLEAN_UP", production=100, test=100)]
+    code, player = release_cli(
+        script, monkeypatch, "--timeout", "60", history=history, session=session
+    )
+    printed = capsys.readouterr()
+    assert code == ExitCode.OK, printed.err
+    meanwhile = history[-1]  # it was there while the release ran, and ended badly
+    assert meanwhile["serviceDeploymentArn"].endswith("/fail3333333333333333"), history
+    assert meanwhile["status"] == "ROLLBACK_SUCCESSFUL"
+    assert player.shown == len(script)  # the release's own, followed to its end
+    assert "fail3333" not in printed.out + printed.err
+    # Asked only for the deployments created since just before the change set executed.
+    since = {request["createdAt"]["after"] for request in player.list_requests}
+    assert since and max(since) <= player.started.timestamp()
+    assert min(since) > meanwhile["createdAt"].timestamp()
 
 
 def test_an_alarm_during_the_bake_rolls_back_and_exits_15_naming_the_alarm(stand_in_stack):
