@@ -235,11 +235,12 @@ def _directory(value: str) -> str:
     if not value:  # an unset shell variable, not "no packaging"
         raise argparse.ArgumentTypeError("empty directory: expected a path such as build/packaged")
     out = Path(value).resolve()
-    # Packaging copies cloudformation/ into DIR/source and writes DIR/cloudformation/root.yaml.
+    # Packaging writes DIR/cloudformation/root.yaml: inside the folder it packages, a next run
+    # would package that output too.
     if out.is_relative_to(TEMPLATES_DIR.resolve()):
         raise argparse.ArgumentTypeError(
-            f"{value!r} is inside cloudformation/, the folder being packaged (it would be copied "
-            "into itself): choose a directory outside it, such as build/packaged"
+            f"{value!r} is inside cloudformation/, the folder being packaged (the output would "
+            "become part of it): choose a directory outside it, such as build/packaged"
         )
     if out == REPO_ROOT:
         raise argparse.ArgumentTypeError(

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -37,18 +38,19 @@ def package(region: str, bucket: str, prefix: str, out_dir: Path) -> Path:
     packaged.parent.mkdir(parents=True, exist_ok=True)
     # package zips a Lambda's code directory as it finds it: from a copy without bytecode, so the
     # hook ships its source only (a test run's __pycache__ would otherwise ride along, and change
-    # the zip's hash, hence the function, on every deploy).
-    source = out_dir / "source"
-    shutil.rmtree(source, ignore_errors=True)
-    shutil.copytree(
-        ROOT_TEMPLATE.parent, source, ignore=shutil.ignore_patterns("__pycache__", "*.py[cod]")
-    )
-    argv = [aws_cli(), "--region", region, "cloudformation", "package"]
-    argv += ["--template-file", str(source / ROOT_TEMPLATE.name)]
-    argv += ["--s3-bucket", bucket, "--s3-prefix", prefix]
-    argv += ["--output-template-file", str(packaged)]
-    env = {**os.environ, "AWS_DEFAULT_REGION": region}
-    result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    # the zip's hash, hence the function, on every deploy). The copy is temporary: out_dir may be
+    # a folder the user keeps other things in.
+    with tempfile.TemporaryDirectory(prefix="predict-api-package-") as scratch:
+        source = Path(scratch) / "cloudformation"
+        shutil.copytree(
+            ROOT_TEMPLATE.parent, source, ignore=shutil.ignore_patterns("__pycache__", "*.py[cod]")
+        )
+        argv = [aws_cli(), "--region", region, "cloudformation", "package"]
+        argv += ["--template-file", str(source / ROOT_TEMPLATE.name)]
+        argv += ["--s3-bucket", bucket, "--s3-prefix", prefix]
+        argv += ["--output-template-file", str(packaged)]
+        env = {**os.environ, "AWS_DEFAULT_REGION": region}
+        result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     if result.returncode != 0:
         lines = (result.stdout + result.stderr).replace("\r", "\n").splitlines()
         last = [line for line in lines if line.strip() and not line.startswith("Uploading to")]

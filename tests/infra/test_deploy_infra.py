@@ -118,7 +118,7 @@ def test_bad_input_fails_at_once_with_one_clear_line(args, message, tmp_path):
 @pytest.mark.parametrize(
     ("directory", "message"),
     [
-        # Packaging copies cloudformation/ into DIR/source: inside it, the copy would hold itself.
+        # Inside it, the packaged template would become part of what the next run packages.
         (CFN_DIR / "packaged", "is inside cloudformation/, the folder being packaged"),
         # DIR/cloudformation/root.yaml would be the source template itself.
         (REPO_ROOT, "is the repository's root: the packaged cloudformation/root.yaml would"),

@@ -55,6 +55,24 @@ def test_package_uploads_every_child_and_points_the_root_at_it(aws_env, tmp_path
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{STACK}/")["KeyCount"] == uploaded
 
 
+@pytest.mark.slow
+def test_package_only_into_a_folder_in_use_writes_its_two_files_and_keeps_the_rest(
+    aws_env, tmp_path
+):
+    """A user may point --package-only at a folder of their own (their home, a build folder):
+    packaging adds cloudformation/root.yaml and .taskcat.yml there and deletes nothing."""
+    out = tmp_path / "home"
+    mine = [out / "source" / "notes.txt", out / "cloudformation" / "mine.yaml", out / "a.txt"]
+    for path in mine:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("keep me")
+    assert cli.main(["infra", "--package-only", str(out)]) == ExitCode.OK
+    assert [path.read_text() for path in mine] == ["keep me"] * len(mine)
+    written = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    expected = {"cloudformation/root.yaml", ".taskcat.yml"}
+    assert written == expected | {str(p.relative_to(out)) for p in mine}
+
+
 def _check_packaged(packaged: dict, name: str, s3, endpoint: str) -> int:
     """`packaged` is template `name` with each nested stack's TemplateURL (at any depth: the
     service stack nests the delivery stack) and each Lambda's local Code directory pointing at
