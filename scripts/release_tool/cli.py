@@ -235,12 +235,12 @@ def _directory(value: str) -> str:
     if not value:  # an unset shell variable, not "no packaging"
         raise argparse.ArgumentTypeError("empty directory: expected a path such as build/packaged")
     out = Path(value).resolve()
-    # Packaging writes DIR/cloudformation/root.yaml: inside the folder it packages, a next run
-    # would package that output too.
+    # Packaging writes DIR/cloudformation/root.yaml: inside the templates' folder it would sit
+    # among the sources (and checkov, which scans that whole folder, would check it as one).
     if out.is_relative_to(TEMPLATES_DIR.resolve()):
         raise argparse.ArgumentTypeError(
             f"{value!r} is inside cloudformation/, the folder being packaged (the output would "
-            "become part of it): choose a directory outside it, such as build/packaged"
+            "sit among its sources): choose a directory outside it, such as build/packaged"
         )
     if out == REPO_ROOT:
         raise argparse.ArgumentTypeError(

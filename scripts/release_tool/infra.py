@@ -89,11 +89,11 @@ def start(args: argparse.Namespace, state: InfraState, session: Any = None) -> E
             session.client("route53", region_name=region), values, reporter
         )
     found, rolled_back = None, None
-    # --package-only packages for stacks of their own (taskcat's): the deployed one decides nothing.
+    # --package-only packages for stacks of their own (taskcat's): the deployed one decides
+    # nothing, and those stacks get ECS's service-linked role from the account.
     if args.package_only is None:
         found, rolled_back = _usable_or_none(cfn, args, reporter)
         _refuse_before_any_change(clients, args, values, found, tag, deadline, reporter)
-        # taskcat's own stacks get theirs from the account
         account.ensure_ecs_service_linked_role(iam, reporter, args.dry_run)
     overrides = dict(values or {})
     _reuse_oidc_provider(iam, overrides, found, reporter)

@@ -37,9 +37,8 @@ def package(region: str, bucket: str, prefix: str, out_dir: Path) -> Path:
     packaged = out_dir / "cloudformation" / "root.yaml"
     packaged.parent.mkdir(parents=True, exist_ok=True)
     # package zips a Lambda's code directory as it finds it: from a copy without bytecode, so the
-    # hook ships its source only (a test run's __pycache__ would otherwise ride along, and change
-    # the zip's hash, hence the function, on every deploy). The copy is temporary: out_dir may be
-    # a folder the user keeps other things in.
+    # hook ships its source only (a test run's __pycache__ would otherwise ride along into the
+    # function). The copy is temporary: out_dir may be a folder the user keeps other things in.
     with tempfile.TemporaryDirectory(prefix="predict-api-package-") as scratch:
         source = Path(scratch) / "cloudformation"
         shutil.copytree(
@@ -54,6 +53,8 @@ def package(region: str, bucket: str, prefix: str, out_dir: Path) -> Path:
     if result.returncode != 0:
         lines = (result.stdout + result.stderr).replace("\r", "\n").splitlines()
         last = [line for line in lines if line.strip() and not line.startswith("Uploading to")]
+        # Name the user's folder, not the temporary copy the CLI saw (gone by now).
+        last = [line.replace(str(source), str(ROOT_TEMPLATE.parent)) for line in last]
         raise ReleaseError(
             ExitCode.ERROR,
             f"aws cloudformation package failed (exit {result.returncode})",

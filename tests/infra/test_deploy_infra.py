@@ -118,8 +118,11 @@ def test_bad_input_fails_at_once_with_one_clear_line(args, message, tmp_path):
 @pytest.mark.parametrize(
     ("directory", "message"),
     [
-        # Inside it, the packaged template would become part of what the next run packages.
-        (CFN_DIR / "packaged", "is inside cloudformation/, the folder being packaged"),
+        # Inside it, the packaged template would sit among the sources it is made from.
+        (
+            CFN_DIR / "packaged",
+            "is inside cloudformation/, the folder being packaged (the output would sit",
+        ),
         # DIR/cloudformation/root.yaml would be the source template itself.
         (REPO_ROOT, "is the repository's root: the packaged cloudformation/root.yaml would"),
     ],

@@ -12,7 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 from cfnlint.decode import decode_str
-from release_tool import cli
+from release_tool import cli, package
 from release_tool.errors import ExitCode
 
 from .conftest import CFN_DIR, CHILDREN, REPO_ROOT, STACK, load
@@ -105,3 +105,32 @@ def _parsed(text: str) -> dict:
     template, errors = decode_str(text)
     assert not errors, errors
     return json.loads(json.dumps(template))
+
+
+@pytest.mark.slow
+def test_a_packaging_error_names_the_users_folder_not_the_temporary_copy(
+    aws_env, tmp_path, monkeypatch, capsys
+):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    root = templates / "root.yaml"
+    root.write_text(
+        json.dumps(
+            {
+                "Mappings": load("root.yaml")["Mappings"],  # the regions it may go to
+                "Resources": {
+                    "Hook": {
+                        "Type": "AWS::Lambda::Function",
+                        "Properties": {"Code": "hooks/missing", "Handler": "x", "Runtime": "x"},
+                    }
+                },
+            }
+        )
+    )
+    monkeypatch.setattr(package, "ROOT_TEMPLATE", root)
+    code = cli.main(["infra", "--package-only", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == ExitCode.ERROR, err
+    assert "aws cloudformation package failed" in err
+    assert f"does not exist {templates / 'hooks' / 'missing'}" in err, err
+    assert "predict-api-package-" not in err, err
