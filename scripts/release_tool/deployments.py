@@ -108,8 +108,8 @@ def needed_minutes(config: dict) -> int:
 class DeploymentFollower:
     """Prints the stages and traffic split of the service deployments a release starts."""
 
-    # Taken right before the change set executes: only deployments created since are listed (the
-    # createdAt filter of ListServiceDeployments), so an older one is never taken for the release's.
+    # AWS's time of the stack operation's first event: only deployments created since are listed
+    # (ListServiceDeployments' createdAt filter), so an older one is never taken for the release's.
     since: datetime | None = None
     baseline: set[str] | None = None  # without `since`: the deployments listed first are history
     followed: dict[str, Seen] = field(default_factory=dict)

@@ -18,7 +18,6 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,6 @@ from release_tool import (
     workspace,
 )
 from release_tool.deadline import Clock, Deadline
-from release_tool.deployments import DeploymentFollower
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
 from release_tool.progress import failure_details, wait_until_final
@@ -535,14 +533,11 @@ def _change(
     reporter.step("executing the change set; stack events follow")
     baseline = None if found is None else newest_event_id(cfn, created["StackId"])
     state.update_started = True
-    # Right before the execute, not at the start (packaging takes minutes): the update's service
-    # deployment comes after it, any other before. No clock-skew margin: ECS creates it only once
-    # CloudFormation reaches the service, seconds after this, beyond an NTP-kept clock's skew.
-    executed = datetime.now(UTC)
     stack.execute_change_set(cfn, change_set_id, args.stack, f"infra-{uuid.uuid4()}")
     watcher = StackWatcher(cfn, created["StackId"], baseline)
-    # The service is learnt from the events; only its deployments created since `executed` count.
-    rollout = RolloutWatcher(ecs=clients.ecs, deployments=DeploymentFollower(since=executed))
+    # The service is learnt from the events; only its deployments created since the operation's
+    # first event count (progress.wait_until_final).
+    rollout = RolloutWatcher(ecs=clients.ecs)
     status = wait_until_final(
         cfn, watcher, rollout, reporter, deadline, args.poll_interval, args.stack
     )

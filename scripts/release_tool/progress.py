@@ -45,6 +45,10 @@ def wait_until_final(
                 reporter.info("CloudFormation is throttling the event reads; slowing down")
                 throttled = True
             status = "UPDATE_IN_PROGRESS"
+        # AWS's time of the operation's first stack event: the release's service deployment comes
+        # after it, any older one before, whatever this machine's clock says.
+        if stack.since is not None and rollout.deployments.since is None:
+            rollout.deployments.since = stack.since
         _follow_services(stack, rollout)
         for line in rollout.poll():
             reporter.info(line)

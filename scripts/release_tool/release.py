@@ -7,7 +7,6 @@ import argparse
 import os
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError, NoCredentialsError
@@ -16,7 +15,6 @@ from botocore.parsers import ResponseParserError
 from release_tool import health, outcome, regions, registry, scan, service, stack, workspace
 from release_tool.aws_errors import NO_CREDENTIALS
 from release_tool.deadline import DEFAULT_TIMEOUT, Clock, Deadline
-from release_tool.deployments import DeploymentFollower
 from release_tool.errors import ExitCode, ReleaseError
 from release_tool.output import Reporter
 from release_tool.progress import wait_until_final
@@ -296,16 +294,9 @@ def run(
     reporter.step("executing the change set; stack events and the ECS rollout follow")
     baseline = newest_event_id(cfn, found["StackId"])
     outputs = stack.outputs(found)
-    # Right before the execute, not at the start (push and scan take minutes): a service
-    # deployment created before it is not this release's. Only the look at the service's state
-    # below comes between (see infra.py on clock skew).
-    started = datetime.now(UTC)
-    rollout = RolloutWatcher(
-        clients.ecs,
-        outputs.get("ClusterName"),
-        outputs.get("ServiceName"),
-        deployments=DeploymentFollower(since=started),
-    )
+    # The service's deployments listed now are history; later only those created since the
+    # operation's first stack event count (progress.wait_until_final).
+    rollout = RolloutWatcher(clients.ecs, outputs.get("ClusterName"), outputs.get("ServiceName"))
     rollout.poll()  # the state before this release: only changes from here on are printed
     state.update_started = True  # from here on a lost connection or Ctrl-C leaves it running
     stack.execute_change_set(cfn, change_set_id, options.stack_name, f"release-{uuid.uuid4()}")

@@ -5,6 +5,7 @@ move, and each way a release ends with its own exit code."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import boto3
 import pytest
@@ -22,6 +23,7 @@ from tests.release.progressive_stand_in import (
     canary_until,
     hook,
     older,
+    play_service_deployments,
     snapshot,
 )
 from tests.release.stand_in import NEW_TAG, STACK
@@ -95,8 +97,11 @@ def test_an_older_failed_deployment_of_the_service_is_not_taken_for_the_releases
     assert player.shown == len(script)  # followed to its end
     assert "fail2222" not in printed.out + printed.err
     assert "old0000" not in printed.out + printed.err
-    # Every listing asked for deployments created since the release started, and read each page.
-    since = {request["createdAt"]["after"] for request in player.list_requests}
+    # The listing before the execute reads the history; every later one asks for the deployments
+    # created since the operation's first stack event (AWS's clock), and each reads every page.
+    dated = [request for request in player.list_requests if "createdAt" in request]
+    assert dated and player.list_requests[-len(dated) :] == dated
+    since = {request["createdAt"]["after"] for request in dated}
     assert max(since) <= player.started.timestamp()
     assert min(since) > max(deployment["createdAt"].timestamp() for deployment in history)
     assert any("nextToken" in request for request in player.list_requests)
@@ -142,10 +147,46 @@ def test_a_deployment_started_before_the_release_executes_its_change_set_is_not_
     assert meanwhile["status"] == "ROLLBACK_SUCCESSFUL"
     assert player.shown == len(script)  # the release's own, followed to its end
     assert "fail3333" not in printed.out + printed.err
-    # Asked only for the deployments created since just before the change set executed.
-    since = {request["createdAt"]["after"] for request in player.list_requests}
+    # Once the change set executed, asked only for the deployments created since.
+    since = {r["createdAt"]["after"] for r in player.list_requests if "createdAt" in r}
     assert since and max(since) <= player.started.timestamp()
     assert min(since) > meanwhile["createdAt"].timestamp()
+
+
+def test_a_client_clock_ahead_of_aws_does_not_hide_the_releases_deployment(
+    stand_in_stack, monkeypatch, capsys
+):
+    """AWS stamps stack events and ECS's createdAt with its own clock; this machine's may run
+    ahead (SigV4 accepts up to 5 minutes of skew: AWS General Reference, "Signature Version 4
+    signing"). Played: every AWS time two minutes behind the client's."""
+    skew = timedelta(minutes=2)
+    history = [older(OLD_DEPLOYMENT, "SUCCESSFUL", 1)]
+    session = boto3.session.Session()
+
+    def aws_clock_events(parsed, **_kwargs):
+        for event in parsed.get("StackEvents") or []:
+            event["Timestamp"] -= skew
+
+    session.events.register("after-call.cloudformation.DescribeStackEvents", aws_clock_events)
+    script = [*canary_until("end"), snapshot("SUCCESSFUL", "CLEAN_UP", production=100, test=100)]
+
+    def play_behind(session, *args):
+        player = play_service_deployments(session, *args)
+
+        def aws_clock_deployment(**_kwargs):  # after the player stamped the release's deployment
+            player.started -= skew
+
+        session.events.register("after-call.cloudformation.ExecuteChangeSet", aws_clock_deployment)
+        return player
+
+    monkeypatch.setattr("tests.release.conftest.play_service_deployments", play_behind)
+    code, player = release_cli(
+        script, monkeypatch, "--timeout", "60", history=history, session=session
+    )
+    printed = capsys.readouterr()
+    assert code == ExitCode.OK, printed.err
+    assert "deployment new1111111111111111: CANARY, at least 20 min" in printed.out
+    assert player.shown == len(script)  # followed to its end
 
 
 def test_an_alarm_during_the_bake_rolls_back_and_exits_15_naming_the_alarm(stand_in_stack):
