@@ -5,6 +5,8 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 VENV := .venv
 BIN := $(VENV)/bin
+# pytest-xdist: the suite on every core, up to 4 (each worker starts its own local servers).
+PARALLEL := -n auto --maxprocesses 4
 
 .PHONY: run test venv tools lint test-py test-other-pythons check-cloudformation test-image lint-workflows \
         bench bench-smoke lock diagram deploy-infra release clean openapi
@@ -40,7 +42,7 @@ check-cloudformation: venv tools
 # or Google Chrome.
 test-py: venv
 	bash scripts/install-browser.sh
-	$(BIN)/pytest --ignore=tests/image/test_running_image.py --ignore=tests/image/test_image_test_docker_cli.py
+	$(BIN)/pytest $(PARALLEL) --ignore=tests/image/test_running_image.py --ignore=tests/image/test_image_test_docker_cli.py
 
 # Rewrite docs/openapi.json from the served document after an API change (refused if breaking
 # without a major version bump in setup.cfg); review its diff.
@@ -50,7 +52,7 @@ openapi: venv
 # The image runs Python 3.14: the service's tests run on it too, and the unit tests on 3.12 and
 # 3.13 (setup.cfg's range is 3.11-3.14); a missing one is fetched or skipped (the script says which).
 test-other-pythons:
-	bash scripts/test-other-python.sh 3.14
+	PYTEST_ADDOPTS="$(PARALLEL)" bash scripts/test-other-python.sh 3.14
 	bash scripts/test-other-python.sh 3.12 tests/service
 	bash scripts/test-other-python.sh 3.13 tests/service
 

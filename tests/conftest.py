@@ -38,10 +38,20 @@ def default_signal_dispositions() -> None:
 
 
 def free_port() -> int:
-    """A loopback port nobody is listening on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port for a server a test starts, held back from every other bind(0) for a minute.
+
+    A port that is merely free now can be handed to a parallel test worker's server before ours
+    binds it (then both talk to one server). This one is left in TIME_WAIT by a connection its
+    side closed first: the kernel hands it to no bind(0) until that ends, while a server that sets
+    SO_REUSEADDR (Gunicorn, moto's Werkzeug) binds it at once. The trick of ephemeral-port-reserve,
+    written out here because that package has not been released since 2021.
+    """
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # SO_REUSEADDR, as the servers set
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):
+            accepted, _ = listener.accept()
+            accepted.close()  # first: the TIME_WAIT stays on this side, the port's
+        return port
 
 
 def wait_for_http(url: str, timeout: float = 20.0, process: subprocess.Popen | None = None) -> None:
