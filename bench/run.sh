@@ -2,6 +2,7 @@
 # Side-by-side benchmark of the service as shipped, the raw-WSGI floor and FastAPI on uvicorn.
 #   bash bench/run.sh            the full run (about 10 minutes; `make bench`); see bench/README.md
 #   bash bench/run.sh --smoke    starts each server, measures briefly, prints the table; judges nothing
+#   bash bench/run.sh --instructions [--cache-sim]   instructions a request, counted by valgrind
 #   bash bench/run.sh [bench.py options]   e.g. --rounds 3 --variant 'w4=WEB_CONCURRENCY=4'
 # Load stays on 127.0.0.1 and is bounded: every wrk run has a fixed duration.
 set -euo pipefail
@@ -26,6 +27,11 @@ echo "bench: compiling bytecode for .venv-bench and the service, as the image ha
 "$PYTHON" -m compileall -q -j 0 -o 0 -o 2 "$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
   predict_service bench >/dev/null || echo "bench: compileall could not compile some files (run it without >/dev/null to see which); those compile at each start"
 
+if [ "${1:-}" = "--instructions" ]; then
+  shift
+  # Instructions a request under valgrind, not timed (bench/instructions.py; about 5 minutes).
+  exec "$PYTHON" bench/instructions.py "$@"
+fi
 if [ "${1:-}" = "--smoke" ]; then
   shift
   # One short round per server: proves the harness starts, measures and reports. Never judges.
