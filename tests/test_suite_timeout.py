@@ -13,7 +13,8 @@ from tests.conftest import REPO_ROOT
 
 
 def own_bounds() -> list[int]:
-    """Every `timeout=N` a test module gives a subprocess or a wait of its own."""
+    """Every `timeout=N` in the tests: the bounds of their subprocesses and waits, and release
+    options on a fake clock too, which are no wall-clock bound but only make the check stricter."""
     return [
         int(seconds.replace("_", ""))
         for path in (REPO_ROOT / "tests").rglob("*.py")
