@@ -44,11 +44,13 @@ def package(region: str, bucket: str, prefix: str, out_dir: Path) -> Path:
         shutil.copytree(
             ROOT_TEMPLATE.parent, source, ignore=shutil.ignore_patterns("__pycache__", "*.py[cod]")
         )
+        _same_times_and_modes(source)
         argv = [aws_cli(), "--region", region, "cloudformation", "package"]
         argv += ["--template-file", str(source / ROOT_TEMPLATE.name)]
         argv += ["--s3-bucket", bucket, "--s3-prefix", prefix]
         argv += ["--output-template-file", str(packaged)]
-        env = {**os.environ, "AWS_DEFAULT_REGION": region}
+        # TZ: a zip stores local times; in UTC the zip is the same on every machine.
+        env = {**os.environ, "AWS_DEFAULT_REGION": region, "TZ": "UTC"}
         result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     if result.returncode != 0:
         lines = (result.stdout + result.stderr).replace("\r", "\n").splitlines()
@@ -61,6 +63,19 @@ def package(region: str, bucket: str, prefix: str, out_dir: Path) -> Path:
             details=last[-5:],
         )
     return packaged
+
+
+def _same_times_and_modes(folder: Path) -> None:
+    """A zip stores each file's time and mode, and package names the hook's zip by its hash: the
+    times a clone checks files out with would make a new zip, and a function update, from every
+    clone (every CI run) of unchanged code. Fixed ones keep the name until the code changes."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            path.chmod(0o644)
+            os.utime(path, (_FIXED_TIME, _FIXED_TIME))
+
+
+_FIXED_TIME = 946_684_800  # 2000-01-01T00:00:00Z: any time after zip's 1980 epoch will do
 
 
 class _TemplateLoader(yaml.SafeLoader):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import zipfile
 from pathlib import Path
@@ -134,3 +135,26 @@ def test_a_packaging_error_names_the_users_folder_not_the_temporary_copy(
     assert "aws cloudformation package failed" in err
     assert f"does not exist {templates / 'hooks' / 'missing'}" in err, err
     assert "predict-api-package-" not in err, err
+
+
+@pytest.mark.slow
+def test_packaging_unchanged_code_from_another_clone_uploads_the_same_hook_zip(aws_env, tmp_path):
+    """A clone checks files out with its own times and umask, and package names the hook's zip
+    by its hash: unchanged code must package to the same names, or every deploy from a fresh
+    clone (every CI run) would update the function."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert cli.main(["infra", "--package-only", str(first)]) == ExitCode.OK
+    hook_files = [path for path in (CFN_DIR / "hooks").rglob("*") if path.is_file()]
+    kept = {path: path.stat() for path in hook_files}
+    try:
+        for path in hook_files:  # as another clone, an hour later and under umask 002, has them
+            later = kept[path].st_mtime + 3600
+            os.utime(path, (later, later))
+            path.chmod(0o664)
+        assert cli.main(["infra", "--package-only", str(second)]) == ExitCode.OK
+    finally:
+        for path, stat in kept.items():
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+            path.chmod(stat.st_mode & 0o777)
+    packaged = [(out / "cloudformation" / "root.yaml").read_text() for out in (first, second)]
+    assert packaged[0] == packaged[1]
