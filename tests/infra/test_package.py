@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import zipfile
 from pathlib import Path
@@ -30,17 +31,21 @@ def committed_files(directory: Path) -> list[str]:
 
 
 @pytest.fixture
-def stale_bytecode():
+def templates(tmp_path, monkeypatch) -> Path:
+    """A copy of cloudformation/ that packaging reads instead: these tests change files in it,
+    which in the checkout would race the tests running beside them (make test runs in parallel)."""
+    copy = tmp_path / "checkout" / "cloudformation"
+    shutil.copytree(CFN_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(package, "ROOT_TEMPLATE", copy / "root.yaml")
+    return copy
+
+
+@pytest.fixture
+def stale_bytecode(templates):
     """What a developer's checkout holds after the hook's tests ran: its __pycache__."""
-    cache = CFN_DIR / "hooks" / "contract_check" / "__pycache__"
-    created = not cache.exists()
-    cache.mkdir(exist_ok=True)
-    stale = cache / "app.cpython-314.opt-2.pyc"
-    stale.write_bytes(b"stale")
-    yield
-    stale.unlink()
-    if created:
-        cache.rmdir()
+    cache = templates / "hooks" / "contract_check" / "__pycache__"
+    cache.mkdir()
+    (cache / "app.cpython-314.opt-2.pyc").write_bytes(b"stale")
 
 
 @pytest.mark.slow
@@ -138,23 +143,19 @@ def test_a_packaging_error_names_the_users_folder_not_the_temporary_copy(
 
 
 @pytest.mark.slow
-def test_packaging_unchanged_code_from_another_clone_uploads_the_same_hook_zip(aws_env, tmp_path):
+def test_packaging_unchanged_code_from_another_clone_uploads_the_same_hook_zip(
+    aws_env, tmp_path, templates
+):
     """A clone checks files out with its own times and umask, and package names the hook's zip
     by its hash: unchanged code must package to the same names, or every deploy from a fresh
     clone (every CI run) would update the function."""
     first, second = tmp_path / "first", tmp_path / "second"
     assert cli.main(["infra", "--package-only", str(first)]) == ExitCode.OK
-    hook_files = [path for path in (CFN_DIR / "hooks").rglob("*") if path.is_file()]
-    kept = {path: path.stat() for path in hook_files}
-    try:
-        for path in hook_files:  # as another clone, an hour later and under umask 002, has them
-            later = kept[path].st_mtime + 3600
+    for path in (templates / "hooks").rglob("*"):  # as another clone, an hour later, umask 002
+        if path.is_file():
+            later = path.stat().st_mtime + 3600
             os.utime(path, (later, later))
             path.chmod(0o664)
-        assert cli.main(["infra", "--package-only", str(second)]) == ExitCode.OK
-    finally:
-        for path, stat in kept.items():
-            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-            path.chmod(stat.st_mode & 0o777)
+    assert cli.main(["infra", "--package-only", str(second)]) == ExitCode.OK
     packaged = [(out / "cloudformation" / "root.yaml").read_text() for out in (first, second)]
     assert packaged[0] == packaged[1]

@@ -5,7 +5,6 @@ nothing run before it: no build, no AWS call."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 from release_tool.errors import ExitCode
 
+from tests.conftest import free_port
 from tests.release.stand_in import BASH, add_fake_podman, one_line_error
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -22,9 +22,8 @@ TAG = "b" * 40
 
 
 def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]  # closed when the block ends: nothing listens there
+    # Nothing listens there, and no other test worker's server is handed it for a minute.
+    return free_port()
 
 
 def release(*args: str, env: dict[str, str], path: Path) -> subprocess.CompletedProcess:
