@@ -42,7 +42,7 @@ def free_port() -> int:
 
     A port that is merely free now can be handed to a parallel test worker's server before ours
     binds it (then both talk to one server). This one is left in TIME_WAIT by a connection its
-    side closed first: the kernel hands it to no bind(0) until that ends, while a server that sets
+    side closed first: Linux hands it to no bind(0) until that ends, while a server that sets
     SO_REUSEADDR (Gunicorn, moto's Werkzeug) binds it at once. The trick of ephemeral-port-reserve,
     written out here because that package has not been released since 2021.
     """
