@@ -5,7 +5,9 @@ bench.py starts it but with one worker, under callgrind (every process it forks 
 client threads send GET /predict on keep-alive connections. Each server runs twice, with N and
 with 5N requests: the difference over 4N is a request's cost without start-up and shutdown.
 --cache-sim adds valgrind's simulated L1 instruction-cache misses and branch mispredictions, which
-cost cycles that an instruction count does not show.
+cost cycles that an instruction count does not show. Not counted: the kernel's share (system
+calls), and work driven by timers (uvicorn's 0.1 s tick, Gunicorn's heartbeat) is not separated
+from the requests: it grows with a run's length, in the service a little more than in the peer.
 
 Run through bench/run.sh --instructions (it makes .venv-bench); valgrind must be installed.
 """
@@ -17,6 +19,7 @@ import http.client
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,14 +30,14 @@ from pathlib import Path
 
 import bench
 
-CLIENTS = 32  # as bench.py's wrk -c32
+CLIENTS = 32  # as bench.py's wrk -c32; --clients changes it
 # Under callgrind a server starts 20-50 times slower; Gunicorn's worker timeout is raised to match,
 # or its master would replace the worker while it is still importing the app.
 START_TIMEOUT_S = 600
 EVENTS = {"Ir": "instructions", "I1mr": "L1 instruction misses", "Bcm": "conditional branch misses"}
 
 
-def _requests(base: str, count: int) -> None:
+def _requests(base: str, count: int, clients: int) -> None:
     port = int(base.rsplit(":", 1)[1])
 
     def one_client(number: int) -> None:
@@ -47,8 +50,8 @@ def _requests(base: str, count: int) -> None:
                 raise RuntimeError(f"unexpected answer {response.status}: {body[:200]!r}")
         connection.close()
 
-    with ThreadPoolExecutor(CLIENTS) as pool:
-        list(pool.map(one_client, [count // CLIENTS] * CLIENTS))
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(one_client, [count // clients] * clients))
 
 
 def _healthy(base: str, process) -> None:
@@ -64,7 +67,11 @@ def _healthy(base: str, process) -> None:
     raise RuntimeError(f"no answer from {base} within {START_TIMEOUT_S} s under valgrind")
 
 
-def counted(server: bench.Server, requests: int, cache_sim: bool, scratch: Path) -> dict[str, int]:
+class Failed(Exception):
+    """A server run that did not give whole counts; the message says why."""
+
+
+def counted(server: bench.Server, requests: int, args, scratch: Path) -> dict[str, int]:
     """Every event callgrind counted over every process of one server run serving requests."""
     out = scratch / f"{server.name}-{requests}"
     out.mkdir()
@@ -72,9 +79,10 @@ def counted(server: bench.Server, requests: int, cache_sim: bool, scratch: Path)
     command = [part.replace("{port}", str(port)) for part in server.command]
     valgrind = ["valgrind", "--tool=callgrind", "--trace-children=yes", "--quiet"]
     valgrind += [f"--callgrind-out-file={out}/callgrind.%p"]
-    if cache_sim:
+    if args.cache_sim:
         valgrind += ["--cache-sim=yes", "--branch-sim=yes"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **server.env}  # as bench.start sets it
+    env.pop("PORT", None)
     env.update(WEB_CONCURRENCY="1", GUNICORN_CMD_ARGS=f"--timeout {START_TIMEOUT_S}")
     with open(out / "output", "wb") as output:
         process = subprocess.Popen(
@@ -83,26 +91,46 @@ def counted(server: bench.Server, requests: int, cache_sim: bool, scratch: Path)
     base = f"http://127.0.0.1:{port}"
     try:
         _healthy(base, process)
-        _requests(base, requests)
+        _requests(base, requests, args.clients)
+    except Exception as error:
+        raise Failed(f"{error}; its output ends:\n{_tail(out / 'output')}") from None
     finally:
-        bench.stop(process)
+        process.terminate()  # each process writes its counts as it exits: give it the time
+        try:
+            process.wait(timeout=START_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()  # its counts are lost: said below
+            process.wait()
     totals: dict[str, int] = {}
-    for path in out.glob("callgrind.*"):
+    files = sorted(out.glob("callgrind.*"))
+    for path in files:
         text = path.read_text(errors="replace")
-        names = re.search(r"^events: (.+)$", text, re.MULTILINE).group(1).split()
-        values = re.search(r"^summary: (.+)$", text, re.MULTILINE).group(1).split()
-        for name, value in zip(names, values, strict=True):
+        names = re.search(r"^events: (.+)$", text, re.MULTILINE)
+        values = re.search(r"^summary: (.+)$", text, re.MULTILINE)
+        if not (names and values):
+            raise Failed(f"{path.name} has no counts (killed before it wrote them?)")
+        for name, value in zip(names[1].split(), values[1].split(), strict=True):
             totals[name] = totals.get(name, 0) + int(value)
+    # uvicorn ends by re-raising SIGTERM (-15), which is a clean end; SIGKILL is not.
+    if not files or process.returncode == -signal.SIGKILL:
+        raise Failed(
+            f"exit {process.returncode}, {len(files)} count files: {_tail(out / 'output')}"
+        )
     return totals
+
+
+def _tail(path: Path) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-15:])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=640, help="N (default 640)")
+    parser.add_argument("--clients", type=int, default=CLIENTS, help=f"default {CLIENTS}")
     parser.add_argument("--cache-sim", action="store_true", help="also cache and branch misses")
     args = parser.parse_args(argv)
-    if args.requests < CLIENTS or args.requests % CLIENTS:
-        parser.error(f"--requests must be a positive multiple of {CLIENTS}")
+    if args.clients < 1 or args.requests < args.clients or args.requests % args.clients:
+        parser.error("--requests must be a positive multiple of --clients (at least 1)")
     if shutil.which("valgrind") is None:
         print("instructions: valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
@@ -113,16 +141,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-instructions-") as folder:
         scratch = Path(folder)
         for server in chosen:
-            print(f"instructions: {server.name}: {args.requests} then {5 * args.requests} requests")
-            # The two runs of one server at once: counts do not depend on timing.
-            with ThreadPoolExecutor(2) as pool:
-                small, large = pool.map(
-                    lambda count, server=server: counted(server, count, args.cache_sim, scratch),
-                    (args.requests, 5 * args.requests),
-                )
-            per_request[server.name] = {
-                e: (large[e] - small[e]) / (4 * args.requests) for e in events
-            }
+            n1 = args.requests
+            print(
+                f"instructions: {server.name}: {n1}, then {5 * n1} requests, {args.clients} clients"
+            )
+            # One after the other: a port bench.free_port picks is only free, not held.
+            try:
+                small, large = (counted(server, n, args, scratch) for n in (n1, 5 * n1))
+            except Failed as failure:
+                print(f"instructions: {server.name}: {failure}", file=sys.stderr)
+                return 1
+            per_request[server.name] = {e: (large[e] - small[e]) / (4 * n1) for e in events}
     peer = per_request[bench.PEER]
     header = " | ".join(f"{EVENTS[e]} a request | x peer" for e in events)
     print(f"\n| server | {header} |")

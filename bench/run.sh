@@ -8,6 +8,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [ "${1:-}" = "--instructions" ]; then
+  # Instructions a request under valgrind, not timed (bench/instructions.py; 10-15 minutes).
+  shift
+  if ! command -v valgrind >/dev/null 2>&1; then
+    echo "bench: valgrind not found; installing it with apt-get (it counts the instructions)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
+  fi
+  bash scripts/bootstrap.sh bench
+  exec .venv-bench/bin/python bench/instructions.py "$@"
+fi
+
 if ! command -v wrk >/dev/null 2>&1; then
   echo "bench: wrk not found; installing it with apt-get (the load generator)"
   apt-get update -qq
@@ -27,11 +39,6 @@ echo "bench: compiling bytecode for .venv-bench and the service, as the image ha
 "$PYTHON" -m compileall -q -j 0 -o 0 -o 2 "$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
   predict_service bench >/dev/null || echo "bench: compileall could not compile some files (run it without >/dev/null to see which); those compile at each start"
 
-if [ "${1:-}" = "--instructions" ]; then
-  shift
-  # Instructions a request under valgrind, not timed (bench/instructions.py; about 5 minutes).
-  exec "$PYTHON" bench/instructions.py "$@"
-fi
 if [ "${1:-}" = "--smoke" ]; then
   shift
   # One short round per server: proves the harness starts, measures and reports. Never judges.
