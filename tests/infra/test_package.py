@@ -144,13 +144,14 @@ def test_a_packaging_error_names_the_users_folder_not_the_temporary_copy(
 
 @pytest.mark.slow
 def test_packaging_unchanged_code_from_another_clone_uploads_the_same_hook_zip(
-    aws_env, tmp_path, templates
+    aws_env, tmp_path, templates, monkeypatch
 ):
-    """A clone checks files out with its own times and umask, and package names the hook's zip
-    by its hash: unchanged code must package to the same names, or every deploy from a fresh
-    clone (every CI run) would update the function."""
+    """A clone checks files out with its own times and umask, on a machine in its own time zone,
+    and package names the hook's zip by its hash: unchanged code must package to the same names,
+    or every deploy from a fresh clone (every CI run) would update the function."""
     first, second = tmp_path / "first", tmp_path / "second"
     assert cli.main(["infra", "--package-only", str(first)]) == ExitCode.OK
+    monkeypatch.setenv("TZ", "JST-9")  # a POSIX zone: no tzdata needed for it to take effect
     for path in (templates / "hooks").rglob("*"):  # as another clone, an hour later, umask 002
         if path.is_file():
             later = path.stat().st_mtime + 3600

@@ -21,11 +21,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TAG = "b" * 40
 
 
-def closed_port() -> int:
-    # Nothing listens there, and no other test worker's server is handed it for a minute.
-    return free_port()
-
-
 def release(*args: str, env: dict[str, str], path: Path) -> subprocess.CompletedProcess:
     """release.sh with AWS pointed at env only: no ~/.aws, no inherited AWS_* variables."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -44,11 +39,12 @@ def release(*args: str, env: dict[str, str], path: Path) -> subprocess.Completed
 
 @pytest.fixture
 def no_aws(tmp_path) -> dict[str, str]:
-    """Keys and a region, and an endpoint nobody listens on: any AWS call would fail with 3."""
+    """Keys and a region, and an endpoint nobody listens on (free_port: no other test worker's
+    server is handed it meanwhile): any AWS call would fail with 3."""
     empty = tmp_path / "aws-empty"
     empty.write_text("")
     return {
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": "us-east-1",
