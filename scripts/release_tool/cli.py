@@ -52,9 +52,9 @@ Runs `aws cloudformation package` into that bucket, then one change set for the 
 executed, its events streamed. ImageTag keeps the deployed value unless --image-tag is given, so an
 infrastructure deploy never reverts a release. If the account already has the GitHub OIDC provider,
 a new stack reuses it. A stack whose creation failed (ROLLBACK_COMPLETE) is deleted and created
-again, once every check has passed (never by --dry-run or --package-only). DeletionProtection
-stays false until the service has been healthy; "false" in the file turns it off (before deleting
-the stack).
+again, once every check has passed (never by --package-only; --dry-run stops after the checks and
+writes nothing, no bootstrap stack nor packaging). DeletionProtection stays false until the
+service has been healthy; "false" in the file turns it off (before deleting the stack).
 
 Needs credentials allowed to create the stack's resources (IAM roles, VPC, ECS, ELB, CloudWatch,
 ECR, S3) and iam:CreateServiceLinkedRole for ecs.amazonaws.com."""

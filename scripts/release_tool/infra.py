@@ -4,9 +4,10 @@ Order: local checks (parameters file, tag form), then AWS: the stack as it is, t
 account's ECS service-linked role and GitHub OIDC provider, the bootstrap stack (artifacts bucket),
 `aws cloudformation package`, the delete of a stack whose creation rolled back (never by a refused
 command, --dry-run or --package-only), one change set for the root (shown; deleted again by
---dry-run), executed while its events stream. ImageTag is sent as UsePreviousValue unless
---image-tag is given: an infrastructure deploy never reverts a release, not even one that finishes
-meanwhile.
+--dry-run), executed while its events stream. --dry-run on a stack whose creation rolled back ends
+after the checks, before the bootstrap stack: it has no change set to show. ImageTag is sent as
+UsePreviousValue unless --image-tag is given: an infrastructure deploy never reverts a release, not
+even one that finishes meanwhile.
 """
 
 from __future__ import annotations
@@ -97,6 +98,16 @@ def start(args: argparse.Namespace, state: InfraState, session: Any = None) -> E
     _reuse_oidc_provider(iam, overrides, found, reporter)
 
     bucket = args.artifacts_bucket or _default_bucket(args.stack, identity["Account"], region)
+    if rolled_back is not None and args.dry_run:
+        # No CREATE change set can be shown while the old stack is there, so nothing needs the
+        # templates in S3: the dry run ends after the checks, before anything is written.
+        reporter.step(
+            f"dry run: stack {args.stack} is ROLLBACK_COMPLETE: a deploy readies the artifacts "
+            f"bucket {bucket} (stack {args.stack}-bootstrap), packages the templates and uploads "
+            f"them to s3://{bucket}/{args.stack}/, then deletes the stack and creates it again; "
+            "nothing changed"
+        )
+        return ExitCode.OK
     _bootstrap(cfn, s3, args, bucket, deadline, reporter)
     reporter.step(f"packaging the nested templates into s3://{bucket}/{args.stack}/")
     out_dir = Path(
@@ -124,12 +135,6 @@ def start(args: argparse.Namespace, state: InfraState, session: Any = None) -> E
     known = package.template_parameters(package.ROOT_TEMPLATE)
     parameters = _parameters(overrides, found, known)
     if rolled_back is not None:  # only now that nothing refused the deploy
-        if args.dry_run:  # a CREATE change set cannot be shown while the old stack is there
-            reporter.step(
-                f"dry run: stack {args.stack} is ROLLBACK_COMPLETE: a deploy deletes it and "
-                "creates it again; nothing changed"
-            )
-            return ExitCode.OK
         reporter.step(
             f"stack {args.stack} is ROLLBACK_COMPLETE: deleting it, then creating it again"
         )

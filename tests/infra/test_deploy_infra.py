@@ -717,20 +717,59 @@ def test_a_refused_deploy_of_a_stack_whose_creation_rolled_back_deletes_nothing(
     assert deletes == [] and still_rolled_back()
 
 
+def s3_objects() -> set[tuple]:
+    """Every object version in every bucket: a new key, or a key written again, shows."""
+    (s3,) = clients("s3")
+    found = set()
+    for bucket in s3.list_buckets()["Buckets"]:
+        pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket["Name"])
+        for page in pages:
+            for version in page.get("Versions", []):
+                found.add(
+                    (bucket["Name"], version["Key"], version["VersionId"], version["LastModified"])
+                )
+    return found
+
+
+def stacks() -> set[tuple[str, str, str]]:
+    (cfn,) = clients("cloudformation")
+    return {
+        (s["StackName"], s["StackId"], s["StackStatus"])
+        for s in cfn.list_stacks()["StackSummaries"]
+    }
+
+
 @pytest.mark.slow
-def test_a_dry_run_on_a_stack_whose_creation_rolled_back_says_what_a_deploy_would_do(
+def test_a_dry_run_on_a_rolled_back_creation_writes_nothing_and_says_what_a_deploy_would_do(
     aws_env, stand_in_root, tmp_path, capsys
 ):
+    # As the failed first deploy left the account: its bootstrap stack's bucket, holding what it
+    # packaged, and the root stack rolled back. A change set cannot be shown for that stack, so
+    # the dry run has no use for the templates in S3: it uploads nothing.
+    (cfn,) = clients("cloudformation")
+    cfn.create_stack(
+        StackName="predict-api-bootstrap",
+        TemplateBody=(CFN_DIR / "bootstrap.yaml").read_text(),
+        Parameters=[{"ParameterKey": "BucketName", "ParameterValue": BUCKET}],
+    )
+    boto3.client("s3").put_object(Bucket=BUCKET, Key="predict-api/earlier.template", Body=b"{}")
     rolled_back_creation(stand_in_root)
+    objects, stacks_before = s3_objects(), stacks()
     session = session_seeing("ROLLBACK_COMPLETE", until="DeleteStack")
     deletes = recording_deletes(session)
     argv = ["infra", "--parameters", str(own_parameters(tmp_path)), "--dry-run"]
     code = cli.main(argv, session=session)
     out = capsys.readouterr().out
     assert code == ExitCode.OK, out
-    assert "dry run: stack predict-api is ROLLBACK_COMPLETE" in out
-    assert "a deploy deletes it and creates it again; nothing changed" in out
+    assert s3_objects() == objects
+    assert stacks() == stacks_before
     assert deletes == [] and still_rolled_back()
+    assert "would create the ECS service-linked role" in out  # the checks ran
+    (line,) = [line for line in out.splitlines() if "ROLLBACK_COMPLETE: a deploy" in line]
+    assert "stack predict-api is ROLLBACK_COMPLETE: a deploy" in line, line
+    assert f"packages the templates and uploads them to s3://{BUCKET}/predict-api/" in line, line
+    assert "deletes the stack and creates it again; nothing changed" in line, line
+    assert "packaging" not in out
 
 
 @pytest.mark.slow
