@@ -127,10 +127,11 @@ def worker_rss_mb(master: int) -> list[float]:
     return sizes
 
 
-def cpu_seconds(master: int) -> float:
-    """User+system CPU of the server so far (master and workers). Divided by the requests served,
-    it is the server's cost per request: a figure the noise of a shared box barely moves, where
-    req/s moves with whatever else runs."""
+def cpu_seconds(master: int) -> tuple[float, float]:
+    """User and system CPU of the server so far (master and workers). Divided by the requests
+    served, it is the server's cost per request: a figure the noise of a shared box barely moves,
+    where req/s moves with whatever else runs. System apart: the kernel's share (the sockets, the
+    log line's write), which the instruction counts (instructions.py) leave out."""
 
     def stat(pid) -> list[int]:
         try:
@@ -140,10 +141,13 @@ def cpu_seconds(master: int) -> float:
             return [0, 0, 0, 0]
 
     # utime, stime, then cutime, cstime: the CPU of workers the master has reaped (recycled ones).
-    ticks = sum(stat(master))
+    utime, stime, cutime, cstime = stat(master)
+    user, system = utime + cutime, stime + cstime
     for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split():
-        ticks += sum(stat(pid)[:2])
-    return ticks / os.sysconf("SC_CLK_TCK")
+        utime, stime, _, _ = stat(pid)
+        user, system = user + utime, system + stime
+    ticks = os.sysconf("SC_CLK_TCK")
+    return user / ticks, system / ticks
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
@@ -224,10 +228,12 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def load(running: Running, connections: int, seconds: int) -> dict:
-    cpu_before = cpu_seconds(running.process.pid)
+    user_before, system_before = cpu_seconds(running.process.pid)
     result = wrk(f"{running.base}/predict", connections, seconds)
-    cpu = cpu_seconds(running.process.pid) - cpu_before
-    result["cpu_us_per_req"] = round(cpu / max(result["requests"], 1) * 1e6, 1)
+    user, system = cpu_seconds(running.process.pid)
+    per_request = 1e6 / max(result["requests"], 1)
+    result["cpu_us_per_req"] = round((user - user_before + system - system_before) * per_request, 1)
+    result["system_us_per_req"] = round((system - system_before) * per_request, 1)
     return result
 
 
@@ -244,6 +250,7 @@ def summarize(samples: dict[str, list[dict]], connections: list[int]) -> list[di
                     "p50_ms": statistics.median(r[key]["p50_ms"] for r in runs),
                     "p99_ms": statistics.median(r[key]["p99_ms"] for r in runs),
                     "cpu_us": statistics.median(r[key]["cpu_us_per_req"] for r in runs),
+                    "system_us": statistics.median(r[key]["system_us_per_req"] for r in runs),
                     "errors": sum(r[key]["errors"] for r in runs),
                     "startup_s": statistics.median(r["startup_s"] for r in runs),
                     "rss_mb": max(max(r["rss_mb"], default=0) for r in runs),
@@ -272,7 +279,7 @@ def table(rows: list[dict], rounds: int, duration: int) -> str:
         f"round(s); ratios from this run; RSS = largest worker seen",
         "",
         "| server | conns | req/s | p50 ms | p99 ms | errors | x FastAPI (rounds) | x raw WSGI "
-        "| server CPU µs/req | start-up s | RSS/worker MB |",
+        "| server CPU µs/req (system) | start-up s | RSS/worker MB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
@@ -282,7 +289,8 @@ def table(rows: list[dict], rounds: int, duration: int) -> str:
         floor = f"{r['x_floor']:.2f}" if r["x_floor"] is not None else "-"
         lines.append(
             f"| {r['server']} | {r['connections']} | {r['rps']:,.0f} | {r['p50_ms']:.1f} "
-            f"| {r['p99_ms']:.1f} | {r['errors']} | {peer} | {floor} | {r['cpu_us']:.0f} "
+            f"| {r['p99_ms']:.1f} | {r['errors']} | {peer} | {floor} "
+            f"| {r['cpu_us']:.0f} ({r['system_us']:.0f}) "
             f"| {r['startup_s']:.2f} "
             f"| {r['rss_mb']:.1f} |"
         )
