@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 
 def own_bounds() -> list[int]:

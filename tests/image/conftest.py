@@ -3,5 +3,5 @@ REQUIRE_ALL_CHECKS=1), and reading the Dockerfile."""
 
 from __future__ import annotations
 
-from tests.conftest import skip_or_fail  # noqa: F401 - for this folder's tests
 from tests.dockerfile import instructions, python_env  # noqa: F401 - for this folder's tests
+from tests.helpers import skip_or_fail  # noqa: F401 - for this folder's tests

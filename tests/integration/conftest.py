@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import (
+from tests.dockerfile import python_env
+from tests.helpers import (
     REPO_ROOT,
     VENV_BIN,
     default_signal_dispositions,
     free_port,
     wait_for_http,
 )
-from tests.dockerfile import python_env
 
 HERE = Path(__file__).resolve().parent
 

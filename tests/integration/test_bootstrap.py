@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, skip_or_fail
+from tests.helpers import REPO_ROOT, skip_or_fail
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

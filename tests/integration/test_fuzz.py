@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import VENV_BIN
+from tests.helpers import VENV_BIN
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from tests.conftest import REPO_ROOT, VENV_BIN
+from tests.helpers import REPO_ROOT, VENV_BIN
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 README = REPO_ROOT / "README.md"
 SAMPLE_HOSTS = {"localhost:8000", "127.0.0.1:8000"}

@@ -18,7 +18,7 @@ from release_tool.deadline import Clock
 from release_tool.output import Reporter
 from release_tool.release import Clients, Options, run
 
-from tests.conftest import (
+from tests.helpers import (
     REPO_ROOT,
     local_aws_environment,
     running_moto,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from release_tool.errors import ExitCode
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.release.stand_in import BASH, add_fake_podman, one_line_error
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

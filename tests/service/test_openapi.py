@@ -11,7 +11,7 @@ from openapi_spec_validator import validate
 from predict_service import create_app
 from predict_service.middleware import MAX_BODY_BYTES
 from predict_service.schemas import PredictionSchema
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 from tests.service.contract import contract_problems, operations, refused_changes
 
 
