@@ -1,6 +1,8 @@
-"""Plain helpers the test layers share (conftest.py files are not meant to be imported):
-where the repository and the venv's tools are, skipping what this machine cannot run, a free
-loopback port, waiting for a server, and a local AWS (moto_server) to point clients at."""
+"""Plain helpers several test folders share, in a module of their own so that no folder imports
+the root conftest.py (pytest loads that one itself): where the repository and the venv's tools
+are, skipping what this machine cannot run, a free loopback port, waiting for a server, and a
+local AWS (moto_server) to point clients at. A folder's conftest.py passes on what its tests
+take."""
 
 from __future__ import annotations
 

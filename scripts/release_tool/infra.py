@@ -103,8 +103,8 @@ def start(args: argparse.Namespace, state: InfraState, session: Any = None) -> E
         # templates in S3: the dry run ends after the checks, before anything is written.
         reporter.step(
             f"dry run: stack {args.stack} is ROLLBACK_COMPLETE: a deploy readies the artifacts "
-            f"bucket {bucket} (stack {args.stack}-bootstrap), packages the templates and uploads "
-            f"them to s3://{bucket}/{args.stack}/, then deletes the stack and creates it again; "
+            f"bucket {bucket}, packages the templates and uploads them to "
+            f"s3://{bucket}/{args.stack}/, then deletes the stack and creates it again; "
             "nothing changed"
         )
         return ExitCode.OK
